@@ -1,0 +1,46 @@
+import type { ShardRuntime } from './shard-runtime.js';
+import type { StepDescriptor } from './step.js';
+import { stepSize } from './step.js';
+
+/**
+ * Drives tp shards in lock-step on one thread: sums their partials at each all-reduce and stitches
+ * their vocabulary slices into full logit rows. Used by `arbor generate` and by tests; the engine
+ * runs the same shard generators in worker threads instead.
+ */
+export class LocalTensorParallel {
+  readonly vocabSize: number;
+
+  constructor(readonly shards: readonly ShardRuntime[]) {
+    if (shards.length === 0) throw new RangeError('LocalTensorParallel needs at least one shard');
+    this.vocabSize = shards[0]!.cfg.vocabSize;
+  }
+
+  /** Runs one step on every shard and returns logits [rows, vocab] for the requested rows. */
+  async forward(step: StepDescriptor): Promise<Float32Array> {
+    const gens = this.shards.map((s) => s.forward(step));
+    let results = await Promise.all(gens.map((g) => g.next()));
+    while (!results[0]!.done) {
+      const partials = results.map((r) => r.value);
+      const sum = Float32Array.from(partials[0]!);
+      for (let p = 1; p < partials.length; p++) {
+        const part = partials[p]!;
+        for (let i = 0; i < sum.length; i++) sum[i]! += part[i]!;
+      }
+      results = await Promise.all(gens.map((g) => g.next(sum)));
+    }
+    if (this.shards.length === 1) return results[0]!.value;
+    const rows = stepSize(step).logitRows;
+    const V = this.vocabSize;
+    const logits = new Float32Array(rows * V);
+    this.shards.forEach((shard, i) => {
+      const part = results[i]!.value;
+      const { vocabStart, vocabLocal } = shard.layout;
+      for (let r = 0; r < rows; r++) logits.set(part.subarray(r * vocabLocal, (r + 1) * vocabLocal), r * V + vocabStart);
+    });
+    return logits;
+  }
+
+  async release(): Promise<void> {
+    await Promise.all(this.shards.map((s) => s.release()));
+  }
+}

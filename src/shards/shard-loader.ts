@@ -1,0 +1,121 @@
+import ort from 'onnxruntime-node';
+import { mkdirSync, writeFileSync, existsSync, readFileSync, renameSync, rmSync, statSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { homedir } from 'node:os';
+import { loadModelConfig } from '../model/config.js';
+import type { ModelConfig } from '../model/config.js';
+import { WeightStore } from '../model/weights.js';
+import { planShard } from './shard-layout.js';
+import { buildShardGraphs } from './graph/transformer.js';
+import type { GraphSegment } from './graph/transformer.js';
+import { WeightFile } from './graph/weight-file.js';
+import type { WeightDType } from './graph/quantize.js';
+import { ShardRuntime } from './shard-runtime.js';
+import type { LoadedSegment } from './shard-runtime.js';
+
+/** Bump when the emitted graphs change, so stale cached sessions are never reused. */
+const GRAPH_VERSION = 1;
+
+/** How to load one tensor-parallel shard. */
+export interface ShardLoadOptions {
+  readonly modelDir: string;
+  readonly tp: number;
+  readonly rank: number;
+  readonly dtype: WeightDType;
+  /** KV slots (tokens) in this shard's pool. */
+  readonly kvSlots: number;
+  /** ORT intra-op threads for this shard. */
+  readonly threads: number;
+  /** Root of the on-disk graph/session cache (default: $ARBOR_CACHE_DIR or ~/.cache/arbor). */
+  readonly cacheDir?: string;
+  readonly onProgress?: (p: { phase: string; done: number; total: number }) => void;
+}
+
+/** Default cache root: $ARBOR_CACHE_DIR, else ~/.cache/arbor. */
+export function defaultCacheDir(): string {
+  return process.env['ARBOR_CACHE_DIR'] ?? join(homedir(), '.cache', 'arbor');
+}
+
+interface CacheManifest {
+  readonly segments: Omit<GraphSegment, 'model'>[];
+}
+
+/** A key over everything the built graphs depend on: checkpoint files (name, size, mtime), shard, dtype, ORT version. */
+function cacheKey(o: ShardLoadOptions): string {
+  const files = readdirSync(o.modelDir)
+    .filter((f) => f.endsWith('.json') || f.endsWith('.safetensors'))
+    .sort()
+    .map((f) => {
+      const st = statSync(join(o.modelDir, f));
+      return `${f}:${st.size}:${st.mtimeMs}`;
+    });
+  const h = createHash('sha256');
+  h.update(JSON.stringify({ v: GRAPH_VERSION, ort: ort.env.versions.common, files, tp: o.tp, rank: o.rank, dtype: o.dtype }));
+  return h.digest('hex').slice(0, 24);
+}
+
+function sessionOptions(o: ShardLoadOptions, optimizedPath?: string): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: o.threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    enableCpuMemArena: true,
+    ...(optimizedPath ? { optimizedModelFilePath: optimizedPath } : {}),
+  };
+}
+
+/**
+ * Builds (or reuses from the cache) a shard's graphs and opens their sessions. Graphs and their
+ * external weights are written once per model × shard × dtype; later starts skip building.
+ */
+export async function loadShard(o: ShardLoadOptions): Promise<ShardRuntime> {
+  const cfg: ModelConfig = loadModelConfig(o.modelDir);
+  const layout = planShard(cfg, o.tp, o.rank);
+  const dir = join(o.cacheDir ?? defaultCacheDir(), `${cacheKey(o)}-tp${o.tp}r${o.rank}-${o.dtype}`);
+  const manifestPath = join(dir, 'manifest.json');
+  if (!existsSync(manifestPath)) buildIntoCache(o, cfg, layout, dir, manifestPath);
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as CacheManifest;
+  const loaded: LoadedSegment[] = [];
+  for (const spec of manifest.segments) {
+    o.onProgress?.({ phase: `shard ${o.rank}: opening sessions`, done: spec.index, total: manifest.segments.length });
+    const session = await ort.InferenceSession.create(join(dir, `seg${spec.index}.onnx`), sessionOptions(o));
+    loaded.push({ spec, session });
+  }
+  o.onProgress?.({ phase: `shard ${o.rank}: opening sessions`, done: manifest.segments.length, total: manifest.segments.length });
+  return new ShardRuntime(cfg, layout, loaded, o.kvSlots);
+}
+
+function buildIntoCache(
+  o: ShardLoadOptions,
+  cfg: ModelConfig,
+  layout: ReturnType<typeof planShard>,
+  dir: string,
+  manifestPath: string,
+): void {
+  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+  mkdirSync(tmp, { recursive: true });
+  try {
+    o.onProgress?.({ phase: `shard ${o.rank}: building graphs`, done: 0, total: 1 });
+    const weights = WeightStore.open(o.modelDir);
+    const file = new WeightFile(join(tmp, 'weights.bin'));
+    let segments: GraphSegment[];
+    try {
+      segments = buildShardGraphs(cfg, weights, layout, o.dtype, file);
+    } finally {
+      file.close();
+    }
+    for (const s of segments) writeFileSync(join(tmp, `seg${s.index}.onnx`), s.model);
+    const manifest: CacheManifest = { segments: segments.map(({ model: _m, ...spec }) => spec) };
+    writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest));
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+    o.onProgress?.({ phase: `shard ${o.rank}: building graphs`, done: 1, total: 1 });
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  if (!existsSync(manifestPath)) throw new Error(`graph cache ${dir} has no manifest after building`);
+}

@@ -1,0 +1,116 @@
+import ort from 'onnxruntime-node';
+import type { ModelConfig } from '../model/config.js';
+import type { ShardLayout } from './shard-layout.js';
+import type { StepDescriptor } from './step.js';
+import { planAttentionGroups } from './attention-groups.js';
+import type { AttentionGroup } from './attention-groups.js';
+import { GraphInput } from './graph/transformer.js';
+import type { RopeTable } from './rope.js';
+
+const MASKED = -1e9;
+
+/** Input tensors of one step, shared by every segment of a shard (each segment takes what it declares). */
+export interface StepFeeds {
+  readonly feeds: Record<string, ort.Tensor>;
+  readonly tokens: number;
+  readonly logitRows: number;
+  /** Pool slot of each new token, in step row order (where its K/V are written). */
+  readonly writeSlots: Int32Array;
+}
+
+const i64 = (values: ArrayLike<number>, dims: readonly number[] = [values.length]) =>
+  new ort.Tensor('int64', BigInt64Array.from(Array.prototype.map.call(values, (v: number) => BigInt(v)) as bigint[]), dims);
+
+/** Builds the ORT inputs of a step for one shard: token ids, rotary rows, attention-group indices and masks. */
+export function buildStepFeeds(
+  step: StepDescriptor,
+  cfg: ModelConfig,
+  layout: ShardLayout,
+  rope: RopeTable,
+  pool: Float32Array,
+  poolSlots: number,
+): StepFeeds {
+  const seqs = step.sequences;
+  const rowStart: number[] = [];
+  let T = 0;
+  for (const s of seqs) {
+    rowStart.push(T);
+    T += s.tokens.length;
+  }
+  const ids = new BigInt64Array(T);
+  const positions = new Int32Array(T);
+  const writeSlots = new Int32Array(T);
+  const logitRows: number[] = [];
+  seqs.forEach((s, i) => {
+    for (let t = 0; t < s.tokens.length; t++) {
+      const row = rowStart[i]! + t;
+      ids[row] = BigInt(s.tokens[t]!);
+      positions[row] = s.cachedSlots.length + t;
+      writeSlots[row] = s.newSlots[t]!;
+      if (t >= s.logitsFrom) logitRows.push(row);
+    }
+  });
+  const half = cfg.headDim / 2;
+  const cos = new Float32Array(T * half);
+  const sin = new Float32Array(T * half);
+  rope.fill(positions, cos, sin);
+  const { kvHeadsLocal: kvh, headDim: d, groupSize: G } = layout;
+  const feeds: Record<string, ort.Tensor> = {
+    [GraphInput.inputIds]: new ort.Tensor('int64', ids, [T]),
+    [GraphInput.ropeCos]: new ort.Tensor('float32', cos, [T, half]),
+    [GraphInput.ropeSin]: new ort.Tensor('float32', sin, [T, half]),
+    [GraphInput.kvPool]: new ort.Tensor('float32', pool, [pool.length / (kvh * d), kvh, d]),
+    [GraphInput.kvStride]: i64([poolSlots]),
+    [GraphInput.logitRows]: i64(logitRows),
+  };
+  const outIndex = new Int32Array(T);
+  let groupBase = 0;
+  planAttentionGroups(seqs).forEach((group, gi) => {
+    addGroupFeeds(feeds, gi, group, step, rowStart, outIndex, groupBase, cfg.slidingWindow);
+    feeds[GraphInput.qShape(gi)] = i64([group.batch, group.queryLen, kvh, G, d]);
+    feeds[GraphInput.cacheShape(gi)] = i64([group.batch, group.cachedLen, kvh, d]);
+    feeds[GraphInput.newShape(gi)] = i64([group.batch, group.queryLen, kvh, d]);
+    groupBase += group.batch * group.queryLen;
+  });
+  feeds[GraphInput.attnOutIndex] = i64(outIndex);
+  return { feeds, tokens: T, logitRows: logitRows.length, writeSlots };
+}
+
+function addGroupFeeds(
+  feeds: Record<string, ort.Tensor>,
+  gi: number,
+  group: AttentionGroup,
+  step: StepDescriptor,
+  rowStart: readonly number[],
+  outIndex: Int32Array,
+  groupBase: number,
+  window: number | null,
+): void {
+  const { batch: B, queryLen: S, cachedLen: P } = group;
+  const C = P + S;
+  const qIndex = new BigInt64Array(B * S);
+  const newIndex = new BigInt64Array(B * S);
+  const cacheIndex = new BigInt64Array(B * P);
+  const mask = new Float32Array(B * S * C).fill(MASKED);
+  group.members.forEach((seqIdx, b) => {
+    const s = step.sequences[seqIdx]!;
+    const cached = s.cachedSlots.length;
+    const len = s.tokens.length;
+    for (let j = 0; j < cached; j++) cacheIndex[b * P + j] = BigInt(s.cachedSlots[j]!);
+    for (let q = 0; q < len; q++) {
+      const row = rowStart[seqIdx]! + q;
+      qIndex[b * S + q] = BigInt(row);
+      newIndex[b * S + q] = BigInt(row);
+      outIndex[row] = groupBase + b * S + q;
+      const qPos = cached + q;
+      const lowest = window === null ? 0 : qPos - window + 1;
+      const m = (b * S + q) * C;
+      for (let j = Math.max(0, lowest); j < cached; j++) mask[m + j] = 0;
+      for (let k = Math.max(0, lowest - cached); k <= q; k++) mask[m + P + k] = 0;
+    }
+  });
+  feeds[GraphInput.qIndex(gi)] = new ort.Tensor('int64', qIndex, [B * S]);
+  feeds[GraphInput.newIndex(gi)] = new ort.Tensor('int64', newIndex, [B * S]);
+  feeds[GraphInput.cacheIndex(gi)] = new ort.Tensor('int64', cacheIndex, [B * P]);
+  feeds[GraphInput.mask(gi)] = new ort.Tensor('float32', mask, [B, 1, 1, S, C]);
+}
