@@ -55,7 +55,7 @@ function cacheKey(o: ShardLoadOptions): string {
   return h.digest('hex').slice(0, 24);
 }
 
-function sessionOptions(o: ShardLoadOptions, optimizedPath?: string): ort.InferenceSession.SessionOptions {
+function sessionOptions(o: ShardLoadOptions): ort.InferenceSession.SessionOptions {
   return {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',
@@ -63,8 +63,32 @@ function sessionOptions(o: ShardLoadOptions, optimizedPath?: string): ort.Infere
     interOpNumThreads: 1,
     executionMode: 'sequential',
     enableCpuMemArena: true,
-    ...(optimizedPath ? { optimizedModelFilePath: optimizedPath } : {}),
+    // ORT warns that an optimized model is machine-specific; the cache is per machine by design.
+    logSeverityLevel: 3,
   };
+}
+
+/**
+ * Opens a segment's session. The first open saves ORT's optimized graph with its pre-packed weights
+ * beside the built graph (machine-specific, hence a local cache); later opens load that directly.
+ */
+async function openSegment(o: ShardLoadOptions, dir: string, index: number): Promise<ort.InferenceSession> {
+  const optimized = join(dir, `seg${index}.opt.onnx`);
+  const done = join(dir, `seg${index}.opt.ok`);
+  if (existsSync(done)) return ort.InferenceSession.create(optimized, sessionOptions(o));
+  const session = await ort.InferenceSession.create(join(dir, `seg${index}.onnx`), {
+    ...sessionOptions(o),
+    optimizedModelFilePath: optimized,
+    extra: {
+      session: {
+        save_external_prepacked_constant_initializers: '1',
+        optimized_model_external_initializers_file_name: `seg${index}.opt.bin`,
+        optimized_model_external_initializers_min_size_in_bytes: '1024',
+      },
+    },
+  });
+  writeFileSync(done, '');
+  return session;
 }
 
 /**
@@ -81,7 +105,7 @@ export async function loadShard(o: ShardLoadOptions): Promise<ShardRuntime> {
   const loaded: LoadedSegment[] = [];
   for (const spec of manifest.segments) {
     o.onProgress?.({ phase: `shard ${o.rank}: opening sessions`, done: spec.index, total: manifest.segments.length });
-    const session = await ort.InferenceSession.create(join(dir, `seg${spec.index}.onnx`), sessionOptions(o));
+    const session = await openSegment(o, dir, spec.index);
     loaded.push({ spec, session });
   }
   o.onProgress?.({ phase: `shard ${o.rank}: opening sessions`, done: manifest.segments.length, total: manifest.segments.length });

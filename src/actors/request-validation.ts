@@ -1,0 +1,106 @@
+import type { GenerateRequest } from '../engine-types.js';
+import { RequestError } from '../engine-errors.js';
+import type { ModelTokenizer } from '../tokenizer/tokenizer.js';
+import type { SchedulerRequest } from '../scheduler/messages.js';
+import { DEFAULT_SAMPLING_PARAMS, validateSamplingParams } from '../scheduler/sampling-params.js';
+import { SamplingParamError } from '../scheduler/sampling-errors.js';
+
+const KNOWN_FIELDS = new Set([
+  'prompt', 'inputIds', 'maxTokens', 'minTokens', 'temperature', 'topP', 'topK', 'minP', 'frequencyPenalty',
+  'presencePenalty', 'repetitionPenalty', 'logitBias', 'seed', 'stop', 'stopTokenIds', 'ignoreEos', 'logprobs',
+  'topLogprobs', 'promptLogprobsFrom', 'promptTopLogprobs', 'includeSpecialTokens', 'signal',
+]);
+
+const MAX_TOP_LOGPROBS = 20;
+
+function int(field: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new RequestError(field, `must be an integer in [${min}, ${max}] (got ${JSON.stringify(v)})`);
+  }
+  return v;
+}
+
+function bool(field: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw new RequestError(field, `must be a boolean (got ${JSON.stringify(v)})`);
+  return v;
+}
+
+function num(field: string, v: unknown, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new RequestError(field, `must be a finite number (got ${JSON.stringify(v)})`);
+  return v;
+}
+
+/**
+ * Checks a request at the engine boundary and turns it into the scheduler's form (prompt tokenized).
+ * Throws RequestError naming the first bad field; nothing reaches the scheduler on error.
+ */
+export function validateRequest(
+  req: GenerateRequest,
+  id: string,
+  tokenizer: ModelTokenizer,
+  contextLength: number,
+): SchedulerRequest {
+  if (req === null || typeof req !== 'object') throw new RequestError('request', 'must be an object');
+  for (const key of Object.keys(req)) if (!KNOWN_FIELDS.has(key)) throw new RequestError(key, 'is not a known request field');
+  const hasPrompt = req.prompt !== undefined;
+  const hasIds = req.inputIds !== undefined;
+  if (hasPrompt === hasIds) throw new RequestError('prompt', 'give exactly one of prompt or inputIds');
+  let inputIds: number[];
+  if (hasPrompt) {
+    if (typeof req.prompt !== 'string') throw new RequestError('prompt', 'must be a string');
+    inputIds = tokenizer.encode(req.prompt);
+  } else {
+    if (!Array.isArray(req.inputIds)) throw new RequestError('inputIds', 'must be an array of token ids');
+    inputIds = req.inputIds.map((t, i) => int(`inputIds[${i}]`, t, 0, tokenizer.vocabSize - 1));
+  }
+  if (inputIds.length === 0) throw new RequestError(hasPrompt ? 'prompt' : 'inputIds', 'is empty (at least one token is needed)');
+  if (inputIds.length >= contextLength) {
+    throw new RequestError(hasPrompt ? 'prompt' : 'inputIds', `has ${inputIds.length} tokens; the context length is ${contextLength} (prompt + output must fit)`);
+  }
+  const maxTokens = req.maxTokens === undefined ? 128 : int('maxTokens', req.maxTokens, 0);
+  const minTokens = req.minTokens === undefined ? 0 : int('minTokens', req.minTokens, 0, maxTokens);
+  const sampling = {
+    temperature: num('temperature', req.temperature, DEFAULT_SAMPLING_PARAMS.temperature),
+    topP: num('topP', req.topP, 1),
+    topK: req.topK === undefined ? -1 : num('topK', req.topK, -1),
+    minP: num('minP', req.minP, 0),
+    frequencyPenalty: num('frequencyPenalty', req.frequencyPenalty, 0),
+    presencePenalty: num('presencePenalty', req.presencePenalty, 0),
+    repetitionPenalty: num('repetitionPenalty', req.repetitionPenalty, 1),
+    logitBias: req.logitBias ?? {},
+  };
+  try {
+    validateSamplingParams(sampling, tokenizer.vocabSize);
+  } catch (e) {
+    if (e instanceof SamplingParamError) throw new RequestError(e.field, e.message.slice(e.field.length + 1));
+    throw e;
+  }
+  const stop = req.stop === undefined ? [] : typeof req.stop === 'string' ? [req.stop] : req.stop;
+  if (!Array.isArray(stop) || stop.some((s) => typeof s !== 'string' || s.length === 0)) {
+    throw new RequestError('stop', 'must be a non-empty string or an array of non-empty strings');
+  }
+  const stopTokenIds = (req.stopTokenIds ?? []).map((t, i) => int(`stopTokenIds[${i}]`, t, 0, tokenizer.vocabSize - 1));
+  const topLogprobs = req.topLogprobs === undefined ? 0 : int('topLogprobs', req.topLogprobs, 0, MAX_TOP_LOGPROBS);
+  const logprobs = (req.logprobs === undefined ? false : bool('logprobs', req.logprobs)) || topLogprobs > 0;
+  const promptLogprobsFrom =
+    req.promptLogprobsFrom === undefined ? undefined : int('promptLogprobsFrom', req.promptLogprobsFrom, 0, inputIds.length - 1);
+  if (req.seed !== undefined) int('seed', req.seed, 0);
+  if (req.signal !== undefined && !(req.signal instanceof AbortSignal)) throw new RequestError('signal', 'must be an AbortSignal');
+  return {
+    id,
+    inputIds,
+    sampling,
+    maxTokens: Math.min(maxTokens, contextLength - inputIds.length),
+    minTokens,
+    ...(req.seed !== undefined ? { seed: req.seed } : {}),
+    stop,
+    stopTokenIds,
+    ignoreEos: req.ignoreEos === undefined ? false : bool('ignoreEos', req.ignoreEos),
+    logprobs,
+    topLogprobs,
+    ...(promptLogprobsFrom !== undefined ? { promptLogprobsFrom } : {}),
+    promptTopLogprobs: req.promptTopLogprobs === undefined ? 0 : int('promptTopLogprobs', req.promptTopLogprobs, 0, MAX_TOP_LOGPROBS),
+    includeSpecialTokens: req.includeSpecialTokens === undefined ? false : bool('includeSpecialTokens', req.includeSpecialTokens),
+  };
+}

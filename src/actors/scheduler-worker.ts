@@ -1,0 +1,150 @@
+import { parentPort } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import { nodeEndpoint } from './comlink-node.js';
+import { Counter } from './engine-config.js';
+import type { ResolvedEngineConfig } from './engine-config.js';
+import { ModelTokenizer } from '../tokenizer/tokenizer.js';
+import { loadModelConfig } from '../model/config.js';
+import { Scheduler } from '../scheduler/scheduler.js';
+import type { RequestEvent, SchedulerRequest } from '../scheduler/messages.js';
+import { ShardPool } from '../shards/shard-pool.js';
+
+/** Messages the scheduler posts to the front on its event port. */
+export type SchedulerMessage =
+  | { type: 'events'; events: RequestEvent[] }
+  | { type: 'progress'; phase: string; done: number; total: number }
+  | { type: 'fatal'; message: string };
+
+/** SharedArrayBuffers the front reads for `stats()` without a round trip. */
+export interface SchedulerSharedState {
+  readonly counters: SharedArrayBuffer;
+  readonly allocator: SharedArrayBuffer;
+  /** The radix tree's counters (this buffer never moves, unlike the tree's other buffers). */
+  readonly treeStats: SharedArrayBuffer;
+}
+
+/**
+ * Scheduler actor (worker thread): owns the queue, the radix tree and the slot allocator, runs
+ * the continuous-batching loop, and drives the shard actors through the shared step channel.
+ */
+class SchedulerActor {
+  private scheduler: Scheduler | null = null;
+  private pool: ShardPool | null = null;
+  private port: MessagePort | null = null;
+  private counters = new Float64Array(new SharedArrayBuffer(Counter.length * 8));
+  private wake: (() => void) | null = null;
+  private closing = false;
+  private loopDone: Promise<void> = Promise.resolve();
+
+  async init(config: ResolvedEngineConfig, port: MessagePort): Promise<SchedulerSharedState> {
+    this.port = port;
+    const progress = (p: { phase: string; done: number; total: number }) => this.post({ type: 'progress', ...p });
+    const tokenizer = await ModelTokenizer.load(config.modelPath);
+    const cfg = loadModelConfig(config.modelPath);
+    const maxStepTokens = config.chunkedPrefillSize + config.maxRunningRequests;
+    const maxLogitRows = maxStepTokens;
+    this.pool = new ShardPool(config.tp, {
+      tp: config.tp,
+      hiddenSize: cfg.hiddenSize,
+      vocabSize: cfg.vocabSize,
+      maxStepTokens,
+      maxLogitRows,
+      descriptorWords: 3 + 3 * maxStepTokens + 2 * maxStepTokens + config.maxRunningRequests * config.contextLength,
+    });
+    await this.pool.start(
+      { modelDir: config.modelPath, tp: config.tp, dtype: config.dtype, kvSlots: config.kvCacheTokens, threads: config.threadsPerShard, cacheDir: config.cacheDir },
+      config.faultTokenId !== undefined ? { failOnTokenId: config.faultTokenId } : {},
+      progress,
+      (message) => this.fatal(message),
+    );
+    this.scheduler = new Scheduler(
+      {
+        kvCacheTokens: config.kvCacheTokens,
+        maxRunningRequests: config.maxRunningRequests,
+        chunkedPrefillSize: config.chunkedPrefillSize,
+        schedulePolicy: config.schedulePolicy,
+        radixCache: config.radixCache,
+        contextLength: config.contextLength,
+        vocabSize: cfg.vocabSize,
+        maxLogitRows,
+      },
+      tokenizer,
+      this.pool,
+    );
+    this.counters[Counter.healthy] = 1;
+    this.loopDone = this.loop();
+    return {
+      counters: this.counters.buffer as SharedArrayBuffer,
+      allocator: this.scheduler.kv.allocator.shared,
+      treeStats: this.scheduler.kv.tree.shared.stats,
+    };
+  }
+
+  submit(req: SchedulerRequest): void {
+    if (this.counters[Counter.healthy] !== 1) throw new Error('engine is not healthy');
+    this.scheduler!.submit(req);
+    this.updateCounters();
+    this.wake?.();
+  }
+
+  abort(id: string): void {
+    const ev = this.scheduler?.abort(id);
+    if (ev) this.post({ type: 'events', events: [ev] });
+    this.updateCounters();
+    this.wake?.();
+  }
+
+  flushCache(): boolean {
+    return this.scheduler?.flushCache() ?? false;
+  }
+
+  async shutdown(): Promise<void> {
+    this.closing = true;
+    this.wake?.();
+    await this.loopDone;
+    const events = this.scheduler?.failAll('engine closed') ?? [];
+    if (events.length) this.post({ type: 'events', events });
+    await this.pool?.close();
+  }
+
+  private async loop(): Promise<void> {
+    const s = this.scheduler!;
+    while (!this.closing) {
+      if (!s.hasWork()) {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = null;
+        continue;
+      }
+      const events = await s.step();
+      if (events.length) this.post({ type: 'events', events });
+      this.updateCounters();
+    }
+  }
+
+  private fatal(message: string): void {
+    this.counters[Counter.healthy] = 0;
+    const events = this.scheduler?.failAll(message) ?? [];
+    if (events.length) this.post({ type: 'events', events });
+    this.post({ type: 'fatal', message });
+  }
+
+  private updateCounters(): void {
+    const s = this.scheduler!;
+    const c = this.counters;
+    c[Counter.running] = s.runningCount;
+    c[Counter.queued] = s.queuedCount;
+    c[Counter.promptTokens] = s.totals.promptTokens;
+    c[Counter.cachedTokens] = s.totals.cachedTokens;
+    c[Counter.generatedTokens] = s.totals.generatedTokens;
+    c[Counter.steps] = s.totals.steps;
+    c[Counter.retractions] = s.totals.retractions;
+  }
+
+  private post(m: SchedulerMessage): void {
+    this.port?.postMessage(m);
+  }
+}
+
+export type SchedulerActorApi = SchedulerActor;
+Comlink.expose(new SchedulerActor(), nodeEndpoint(parentPort!));

@@ -1,0 +1,70 @@
+import { existsSync } from 'node:fs';
+import { resolve, join, dirname } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { EngineOptions } from './engine-types.js';
+import { RequestError } from './engine-errors.js';
+import type { ResolvedEngineConfig } from './actors/engine-config.js';
+import type { ModelConfig } from './model/config.js';
+import { defaultCacheDir } from './shards/shard-loader.js';
+
+const KNOWN = new Set([
+  'model', 'tp', 'device', 'dtype', 'kvCacheTokens', 'maxRunningRequests', 'chunkedPrefillSize', 'schedulePolicy',
+  'radixCache', 'contextLength', 'threadsPerShard', 'cacheDir', 'onProgress',
+]);
+
+/** The model folder shipped with the package (`models/arbor-tiny`). */
+export function bundledModelPath(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), '..', 'models', 'arbor-tiny');
+}
+
+function positiveInt(field: string, v: unknown, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new RequestError(field, `must be a positive integer (got ${JSON.stringify(v)})`);
+  return v;
+}
+
+function oneOf<T extends string | number>(field: string, v: unknown, allowed: readonly T[], fallback: T): T {
+  if (v === undefined) return fallback;
+  if (!allowed.includes(v as T)) throw new RequestError(field, `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')} (got ${JSON.stringify(v)})`);
+  return v as T;
+}
+
+/** The model folder an options object points at (validated to exist). */
+export function resolveModelPath(options: EngineOptions): string {
+  if (options.model !== undefined && typeof options.model !== 'string') throw new RequestError('model', 'must be a path to a Hugging Face model folder');
+  const path = resolve(options.model ?? bundledModelPath());
+  if (!existsSync(join(path, 'config.json'))) throw new RequestError('model', `"${path}" has no config.json (not a Hugging Face model folder)`);
+  return path;
+}
+
+/** Validates EngineOptions (each error names its field) and fills defaults. */
+export function resolveEngineOptions(options: EngineOptions, modelPath: string, model: ModelConfig): ResolvedEngineConfig {
+  if (options === null || typeof options !== 'object') throw new RequestError('options', 'must be an object');
+  for (const key of Object.keys(options)) if (!KNOWN.has(key) && key !== 'faultTokenId') throw new RequestError(key, 'is not a known engine option');
+  oneOf('device', options.device, ['cpu'], 'cpu');
+  const tp = oneOf('tp', options.tp, [1, 2, 4], 1);
+  const contextLength = positiveInt('contextLength', options.contextLength, model.maxPositionEmbeddings);
+  const kvCacheTokens = positiveInt('kvCacheTokens', options.kvCacheTokens, 16384);
+  const maxRunningRequests = positiveInt('maxRunningRequests', options.maxRunningRequests, 64);
+  const chunkedPrefillSize = positiveInt('chunkedPrefillSize', options.chunkedPrefillSize, 512);
+  if (kvCacheTokens < maxRunningRequests + 1) throw new RequestError('kvCacheTokens', `must be larger than maxRunningRequests (${maxRunningRequests})`);
+  if (options.radixCache !== undefined && typeof options.radixCache !== 'boolean') throw new RequestError('radixCache', 'must be a boolean');
+  if (options.cacheDir !== undefined && typeof options.cacheDir !== 'string') throw new RequestError('cacheDir', 'must be a folder path');
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new RequestError('onProgress', 'must be a function');
+  const faultTokenId = (options as { faultTokenId?: unknown }).faultTokenId;
+  return {
+    modelPath,
+    tp,
+    dtype: oneOf('dtype', options.dtype, ['fp32', 'q8', 'q4'], 'fp32'),
+    kvCacheTokens,
+    maxRunningRequests,
+    chunkedPrefillSize,
+    schedulePolicy: oneOf('schedulePolicy', options.schedulePolicy, ['lpm', 'fcfs'], 'lpm'),
+    radixCache: options.radixCache ?? true,
+    contextLength,
+    threadsPerShard: positiveInt('threadsPerShard', options.threadsPerShard, Math.max(1, Math.floor(availableParallelism() / tp))),
+    cacheDir: options.cacheDir ?? defaultCacheDir(),
+    ...(typeof faultTokenId === 'number' ? { faultTokenId } : {}),
+  };
+}

@@ -1,0 +1,105 @@
+import type { Worker } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import { nodeEndpoint } from '../actors/comlink-node.js';
+import { startActorWorker } from '../actors/worker-url.js';
+import type { ShardActorApi, ShardFaults } from '../actors/shard-worker.js';
+import type { ShardLoadOptions } from './shard-loader.js';
+import { Ctrl, StepChannel } from './step-channel.js';
+import type { StepChannelLimits } from './step-channel.js';
+import type { StepDescriptor } from './step.js';
+import { stepSize } from './step.js';
+
+/** A shard worker died or a step failed in a way that leaves the shards unusable. */
+export class ShardFailure extends Error {
+  override name = 'ShardFailure';
+}
+
+/**
+ * The tp shard actors seen from the scheduler: spawns one worker per shard, hands each the step
+ * channel, and runs steps by writing the descriptor and waiting (asynchronously) for every shard.
+ */
+export class ShardPool {
+  private readonly workers: Worker[] = [];
+  private readonly channel: StepChannel;
+  private dead: string | null = null;
+  private onDeath: ((message: string) => void) | null = null;
+
+  constructor(
+    private readonly tp: number,
+    limits: StepChannelLimits,
+  ) {
+    this.channel = StepChannel.allocate(limits);
+  }
+
+  /** Loads every shard (in parallel, one worker each). `onFatal` is told when a worker dies later. */
+  async start(
+    base: Omit<ShardLoadOptions, 'rank' | 'onProgress'>,
+    faults: ShardFaults,
+    onProgress: (p: { phase: string; done: number; total: number }) => void,
+    onFatal: (message: string) => void,
+  ): Promise<void> {
+    const loads = Array.from({ length: this.tp }, (_, rank) => {
+      const worker = startActorWorker('shard-worker', { name: `arbor-shard-${rank}` });
+      this.workers.push(worker);
+      worker.on('error', (e) => this.die(`shard ${rank} crashed: ${e.message}`));
+      worker.on('exit', (code) => {
+        if (Atomics.load(this.channel.control, Ctrl.shutdown) === 0) this.die(`shard ${rank} exited (code ${code})`);
+      });
+      const api = Comlink.wrap<ShardActorApi>(nodeEndpoint(worker));
+      return api.init({ ...base, rank }, this.channel.buffers, faults, Comlink.proxy(onProgress));
+    });
+    const failed = new Promise<never>((_, reject) => (this.onDeath = (m) => reject(new ShardFailure(m))));
+    await Promise.race([Promise.all(loads), failed]);
+    this.onDeath = onFatal;
+    if (this.dead) throw new ShardFailure(this.dead);
+  }
+
+  private die(message: string): void {
+    if (this.dead) return;
+    this.dead = message;
+    this.onDeath?.(message);
+  }
+
+  /** Runs one step on all shards; returns a view of the shared logits rows (valid until the next step). */
+  async forward(step: StepDescriptor): Promise<Float32Array> {
+    if (this.dead) throw new ShardFailure(this.dead);
+    const ch = this.channel;
+    const ctl = ch.control;
+    ch.writeStep(step);
+    Atomics.store(ctl, Ctrl.done, 0);
+    Atomics.store(ctl, Ctrl.error, 0);
+    Atomics.store(ctl, Ctrl.barrier, 0);
+    Atomics.add(ctl, Ctrl.step, 1);
+    Atomics.notify(ctl, Ctrl.step);
+    for (;;) {
+      const done = Atomics.load(ctl, Ctrl.done);
+      if (done >= this.tp) break;
+      if (this.dead) throw new ShardFailure(this.dead);
+      // Bounded waits so a worker that dies mid-step is noticed instead of hanging the scheduler.
+      const w = Atomics.waitAsync(ctl, Ctrl.done, done, 200);
+      if (w.async) await w.value;
+    }
+    if (Atomics.load(ctl, Ctrl.error) !== 0) throw new Error(ch.errorMessage());
+    const rows = stepSize(step).logitRows;
+    return ch.logits.subarray(0, rows * ch.buffers.limits.vocabSize);
+  }
+
+  /** Stops every shard worker. */
+  async close(): Promise<void> {
+    Atomics.store(this.channel.control, Ctrl.shutdown, 1);
+    Atomics.add(this.channel.control, Ctrl.step, 1);
+    Atomics.notify(this.channel.control, Ctrl.step);
+    await Promise.all(
+      this.workers.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(() => void w.terminate().then(() => resolve()), 5000);
+            w.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+          }),
+      ),
+    );
+  }
+}
