@@ -6,6 +6,7 @@ import type { EngineOptions } from './engine-types.js';
 import { RequestError } from './engine-errors.js';
 import type { ResolvedEngineConfig } from './actors/engine-config.js';
 import type { ModelConfig } from './model/config.js';
+import type { ShardFaults } from './actors/shard-worker.js';
 import { defaultCacheDir } from './shards/shard-loader.js';
 
 const KNOWN = new Set([
@@ -41,7 +42,7 @@ export function resolveModelPath(options: EngineOptions): string {
 /** Validates EngineOptions (each error names its field) and fills defaults. */
 export function resolveEngineOptions(options: EngineOptions, modelPath: string, model: ModelConfig): ResolvedEngineConfig {
   if (options === null || typeof options !== 'object') throw new RequestError('options', 'must be an object');
-  for (const key of Object.keys(options)) if (!KNOWN.has(key) && key !== 'faultTokenId') throw new RequestError(key, 'is not a known engine option');
+  for (const key of Object.keys(options)) if (!KNOWN.has(key) && key !== 'faultInjection') throw new RequestError(key, 'is not a known engine option');
   oneOf('device', options.device, ['cpu'], 'cpu');
   const tp = oneOf('tp', options.tp, [1, 2, 4], 1);
   const contextLength = positiveInt('contextLength', options.contextLength, model.maxPositionEmbeddings);
@@ -52,7 +53,8 @@ export function resolveEngineOptions(options: EngineOptions, modelPath: string, 
   if (options.radixCache !== undefined && typeof options.radixCache !== 'boolean') throw new RequestError('radixCache', 'must be a boolean');
   if (options.cacheDir !== undefined && typeof options.cacheDir !== 'string') throw new RequestError('cacheDir', 'must be a folder path');
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new RequestError('onProgress', 'must be a function');
-  const faultTokenId = (options as { faultTokenId?: unknown }).faultTokenId;
+  // Undocumented on purpose: tests make shards throw or crash on a chosen token id.
+  const faults = (options as { faultInjection?: ShardFaults }).faultInjection;
   return {
     modelPath,
     tp,
@@ -65,6 +67,6 @@ export function resolveEngineOptions(options: EngineOptions, modelPath: string, 
     contextLength,
     threadsPerShard: positiveInt('threadsPerShard', options.threadsPerShard, Math.max(1, Math.floor(availableParallelism() / tp))),
     cacheDir: options.cacheDir ?? defaultCacheDir(),
-    ...(typeof faultTokenId === 'number' ? { faultTokenId } : {}),
+    ...(faults ? { faults } : {}),
   };
 }

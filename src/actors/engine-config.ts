@@ -1,3 +1,4 @@
+import type { ShardFaults } from './shard-worker.js';
 import type { WeightDType } from '../shards/graph/quantize.js';
 
 /** Engine options after validation and defaults: what the scheduler worker is started with. */
@@ -13,8 +14,8 @@ export interface ResolvedEngineConfig {
   readonly contextLength: number;
   readonly threadsPerShard: number;
   readonly cacheDir: string;
-  /** Test-only: a step containing this token id throws inside a shard. */
-  readonly faultTokenId?: number;
+  /** Test-only fault injection in the shards. */
+  readonly faults?: ShardFaults;
 }
 
 /** Indices of the scheduler's counters (Float64Array over a SharedArrayBuffer) that the front reads. */

@@ -54,7 +54,7 @@ class SchedulerActor {
     });
     await this.pool.start(
       { modelDir: config.modelPath, tp: config.tp, dtype: config.dtype, kvSlots: config.kvCacheTokens, threads: config.threadsPerShard, cacheDir: config.cacheDir },
-      config.faultTokenId !== undefined ? { failOnTokenId: config.faultTokenId } : {},
+      config.faults ?? {},
       progress,
       (message) => this.fatal(message),
     );
@@ -119,14 +119,17 @@ class SchedulerActor {
       const events = await s.step();
       if (events.length) this.post({ type: 'events', events });
       this.updateCounters();
+      // A fast step can complete without a macrotask; yield so submit/abort messages get in.
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
   private fatal(message: string): void {
     this.counters[Counter.healthy] = 0;
+    // 'fatal' first, so the front knows why before any request sees its error.
+    this.post({ type: 'fatal', message });
     const events = this.scheduler?.failAll(message) ?? [];
     if (events.length) this.post({ type: 'events', events });
-    this.post({ type: 'fatal', message });
   }
 
   private updateCounters(): void {

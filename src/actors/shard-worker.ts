@@ -8,9 +8,12 @@ import { Ctrl, StepChannel } from '../shards/step-channel.js';
 import type { StepChannelBuffers } from '../shards/step-channel.js';
 import { stepSize } from '../shards/step.js';
 
-/** Test-only fault injection: a step containing this token id throws inside the shard. */
+/** Test-only fault injection, keyed by a token id appearing in a step. */
 export interface ShardFaults {
+  /** The step throws inside the shard (the shard lives on). */
   readonly failOnTokenId?: number;
+  /** The shard worker exits (a crash). */
+  readonly exitOnTokenId?: number;
 }
 
 /**
@@ -39,9 +42,9 @@ class ShardActor {
       seen = Atomics.load(ch.control, Ctrl.step);
       try {
         const step = ch.readStep();
-        if (faults.failOnTokenId !== undefined && step.sequences.some((s) => Array.prototype.includes.call(s.tokens, faults.failOnTokenId))) {
-          throw new Error(`injected fault: token ${faults.failOnTokenId} in shard ${rt.layout.rank}`);
-        }
+        const has = (id: number | undefined) => id !== undefined && step.sequences.some((s) => Array.prototype.includes.call(s.tokens, id));
+        if (has(faults.exitOnTokenId)) process.exit(3);
+        if (has(faults.failOnTokenId)) throw new Error(`injected fault: token ${faults.failOnTokenId} in shard ${rt.layout.rank}`);
         const gen = rt.forward(step);
         let r = await gen.next();
         let index = 0;

@@ -7,14 +7,14 @@ export interface TokenLogprob {
 }
 
 /** Largest entry of `values`; NaN entries are ignored, so an all-NaN row gives −Infinity. */
-export function maxOf(values: ArrayLike<number>): number {
+function maxOf(values: ArrayLike<number>): number {
   let max = -Infinity;
   for (let i = 0; i < values.length; i++) if (values[i]! > max) max = values[i]!;
   return max;
 }
 
 /** log Σ exp(values[i] − max), summed in index order in float64 (max-subtracted, so it cannot overflow). */
-export function logSumExpShifted(values: ArrayLike<number>, max: number): number {
+function logSumExpShifted(values: ArrayLike<number>, max: number): number {
   let sum = 0;
   for (let i = 0; i < values.length; i++) sum += Math.exp(values[i]! - max);
   return Math.log(sum);

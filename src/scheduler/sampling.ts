@@ -1,5 +1,5 @@
 import { SamplingError } from './sampling-errors.js';
-import { finiteMax, logSumExpShifted, selectTopIndices } from './sampling-logprobs.js';
+import { finiteMax, selectTopIndices } from './sampling-logprobs.js';
 import type { TokenLogprob } from './sampling-logprobs.js';
 import { GREEDY_TEMPERATURE } from './sampling-params.js';
 import type { SamplingParams } from './sampling-params.js';
@@ -73,8 +73,15 @@ export class Sampler {
       for (let i = 0; i < work.length; i++) work[i] = work[i]! / params.temperature;
     }
     const max = finiteMax(work);
-    const logZ = logSumExpShifted(work, max);
-    const token = greedy ? argmax(work) : this.draw(max, params, state.rng.nextFloat());
+    // Summed in index order as logSoftmaxAt sums, so greedy logprobs equal its results bit for bit.
+    let total = 0;
+    for (let i = 0; i < work.length; i++) {
+      const p = Math.exp(work[i]! - max);
+      this.probs[i] = p;
+      total += p;
+    }
+    const logZ = Math.log(total);
+    const token = greedy ? argmax(work) : this.draw(max, total, params, state.rng.nextFloat());
     const logprob = work[token]! - max - logZ;
     if (wantTopLogprobs <= 0) return { token, logprob };
     if (this.topOrder.length !== wantTopLogprobs) this.topOrder = new Int32Array(wantTopLogprobs);
@@ -87,16 +94,13 @@ export class Sampler {
     return { token, logprob, topLogprobs };
   }
 
-  /** Draws from the tempered row in `work` (whose maximum is `max`) with the uniform number `u`. */
-  private draw(max: number, params: SamplingParams, u: number): number {
+  /**
+   * Draws with the uniform number `u` from the tempered row in `work` (maximum `max`), whose
+   * unnormalised probabilities exp(work − max) are in `probs` and sum to `total`.
+   */
+  private draw(max: number, total: number, params: SamplingParams, u: number): number {
     const { work, probs, candidates, binOf } = this;
     const vocab = work.length;
-    let total = 0;
-    for (let i = 0; i < vocab; i++) {
-      const p = Math.exp(work[i]! - max);
-      probs[i] = p;
-      total += p;
-    }
     const topK = params.topK > 0 && params.topK < vocab ? params.topK : vocab;
     const byMass = params.topP < 1;
     const pMass = params.topP * total;

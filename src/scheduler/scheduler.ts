@@ -114,6 +114,7 @@ export class Scheduler {
     } catch (e) {
       const message = `step failed: ${(e as Error).message}`;
       for (const p of plan) {
+        this.kv.allocator.free(p.seq.newSlots);
         const i = this.running.indexOf(p.r);
         if (i < 0) continue; // already ended (failAll while the step ran)
         this.running.splice(i, 1);
@@ -125,15 +126,20 @@ export class Scheduler {
     const V = this.cfg.vocabSize;
     let row = 0;
     for (const { r, seq, start } of plan) {
-      if (!this.byId.has(r.req.id)) continue; // ended while the step ran
+      if (!this.byId.has(r.req.id)) {
+        this.kv.allocator.free(seq.newSlots); // ended while the step ran
+        continue;
+      }
       r.slots.push(...Array.from(seq.newSlots));
       let finish: Finish | null = null;
+      let sampled = false;
       for (let t = seq.logitsFrom; t < seq.tokens.length; t++, row++) {
         const position = start + t;
         const logitsRow = logits.subarray(row * V, (row + 1) * V);
         if (position < r.req.inputIds.length - 1) this.out.promptLogprob(r, logitsRow, position);
         else if (r.remaining() === 0 && t === seq.tokens.length - 1 && !r.aborted) {
           this.out.promptLogprob(r, logitsRow, position);
+          sampled = true;
           if (r.req.maxTokens === 0) finish = { reason: 'length' };
           else {
             finish = this.out.sample(r, logitsRow);
@@ -145,9 +151,8 @@ export class Scheduler {
       if (finish) {
         this.running.splice(this.running.indexOf(r), 1);
         events.push(this.finish(r, finish, undefined, true));
-      } else if (r.remaining() > 0) {
-        if (this.cfg.radixCache) this.kv.cache(r, false);
-      } else if (r.pendingTokens.length) events.push(this.out.event(r, null));
+      } else if (sampled) events.push(this.out.event(r, null));
+      else if (this.cfg.radixCache) this.kv.cache(r, false); // a prefill chunk: cache it for other requests
     }
     this.reapAborted(events);
     return events;
