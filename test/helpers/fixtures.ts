@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
+export const MODELS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models');
 export const ARCH_FIXTURES = ['llama-gqa', 'llama-mqa', 'mistral', 'qwen2', 'qwen3'] as const;
 
 /** Outputs recorded from Hugging Face transformers by tools/make_fixtures.py. */

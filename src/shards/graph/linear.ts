@@ -1,10 +1,15 @@
 import { DType } from './onnx-builder.js';
 import type { OnnxGraphBuilder } from './onnx-builder.js';
-import { quantizeInt4Blocks, quantizeInt8PerColumn } from './quantize.js';
+import { quantizeBlocks } from './quantize.js';
 import type { WeightDType } from './quantize.js';
 
-/** MatMulNBits block size along K; 128 with accuracy_level 4 was the fastest 4-bit kernel measured here. */
-const Q4_BLOCK = 128;
+/**
+ * MatMulNBits settings per precision. q4: blocks of 128 with accuracy_level 4 (the fastest 4-bit
+ * kernel measured here). q8: blocks of 32 — DynamicQuantizeMatMul was faster for large M but its
+ * per-tensor activation quantization agreed with fp32's top-1 at only 93% of arbor-tiny's
+ * positions, against 98% for this kernel (docs/ARCHITECTURE.md).
+ */
+const NBITS = { q4: { bits: 4, blockSize: 128 }, q8: { bits: 8, blockSize: 32 } } as const;
 
 /** Transposes a row-major [rows, cols] matrix into a new [cols, rows] one. */
 export function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
@@ -31,36 +36,22 @@ export function emitLinear(
   bias?: Float32Array,
 ): string {
   let y: string;
-  if (dtype === 'q4') {
-    const q = quantizeInt4Blocks(w, outFeatures, inFeatures, Q4_BLOCK);
+  if (dtype === 'fp32') {
+    y = g.op('MatMul', [x, g.weight(name, DType.float, [inFeatures, outFeatures], transpose(w, outFeatures, inFeatures))]);
+  } else {
+    const { bits, blockSize } = NBITS[dtype];
+    const q = quantizeBlocks(w, outFeatures, inFeatures, blockSize, bits);
     y = g.op(
       'MatMulNBits',
       [
         x,
-        g.weight(`${name}.q4`, DType.uint8, [outFeatures, q.blocksPerCol, Q4_BLOCK / 2], q.packed),
+        g.weight(`${name}.${dtype}`, DType.uint8, [outFeatures, q.blocksPerCol, (blockSize * bits) / 8], q.packed),
         g.weight(`${name}.scales`, DType.float, [outFeatures * q.blocksPerCol], q.scales),
         g.weight(`${name}.zp`, DType.uint8, [q.zeroPoints.length], q.zeroPoints),
       ],
-      { K: inFeatures, N: outFeatures, bits: 4, block_size: Q4_BLOCK, accuracy_level: 4 },
+      { K: inFeatures, N: outFeatures, bits, block_size: blockSize, accuracy_level: 4 },
       'com.microsoft',
     );
-  } else {
-    const wt = transpose(w, outFeatures, inFeatures);
-    if (dtype === 'q8') {
-      const q = quantizeInt8PerColumn(wt, inFeatures, outFeatures);
-      y = g.op(
-        'DynamicQuantizeMatMul',
-        [
-          x,
-          g.weight(`${name}.q8`, DType.int8, [inFeatures, outFeatures], q.q),
-          g.weight(`${name}.scale`, DType.float, [outFeatures], q.scale),
-        ],
-        {},
-        'com.microsoft',
-      );
-    } else {
-      y = g.op('MatMul', [x, g.weight(name, DType.float, [inFeatures, outFeatures], wt)]);
-    }
   }
   return bias ? g.op('Add', [y, g.weight(`${name}.bias`, DType.float, [outFeatures], bias)]) : y;
 }
