@@ -14,6 +14,7 @@ import { resolveEngineOptions, resolveModelPath } from './engine-options.js';
 import { EngineError } from './engine-errors.js';
 import type { EngineOptions, EngineProgress, EngineStats, GenerateRequest, GenerateResult, StreamChunk, TokenLogprob } from './engine-types.js';
 import { ModelTokenizer } from './tokenizer/tokenizer.js';
+import { EngineChat } from './engine-chat.js';
 import { loadModelConfig } from './model/config.js';
 import { SlotAllocator, RadixTree } from './kvcache/index.js';
 import type { RadixTreeStats } from './kvcache/index.js';
@@ -38,6 +39,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly treeStats: RadixTreeStats;
   private failure: string | null = null;
   private closed = false;
+  /** OpenAI-shaped chat completions in process: `engine.chat.completions.create({ messages, stream })`. */
+  readonly chat: EngineChat;
 
   private constructor(
     readonly modelPath: string,
@@ -48,6 +51,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     shared: SchedulerSharedState,
   ) {
     super();
+    this.chat = new EngineChat(this);
     this.counters = new Float64Array(shared.counters);
     this.allocator = SlotAllocator.fromShared(shared.allocator);
     this.treeStats = RadixTree.view({ stats: shared.treeStats } as Parameters<typeof RadixTree.view>[0]);

@@ -1,0 +1,16 @@
+export { Engine } from './engine.js';
+export type { EngineEvents } from './engine.js';
+export type {
+  EngineOptions,
+  EngineProgress,
+  EngineStats,
+  FinishReason,
+  GenerateRequest,
+  GenerateResult,
+  StreamChunk,
+  TokenLogprob,
+  Usage,
+} from './engine-types.js';
+export { EngineError, RequestError } from './engine-errors.js';
+export { ModelLoadError, ModelBuildError } from './model/errors.js';
+export { ModelTokenizer } from './tokenizer/tokenizer.js';
