@@ -1,0 +1,102 @@
+import type { GenerateRequest, Usage } from '../engine-types.js';
+import { chatRequestToGenerate, toChatCompletion, toChatCompletionChunk, toChatUsageChunk } from '../openai/chat.js';
+import { completionRequestToGenerate, toCompletion, toCompletionChunk, toCompletionUsageChunk } from '../openai/completions.js';
+import { newResponseContext } from '../openai/response-context.js';
+import { fanOut } from '../openai/sampling.js';
+import type { Model } from '../openai/types.js';
+import { openStreams, timedGenerate, type TaggedChunk } from './engine-calls.js';
+import { sendJson, SseWriter } from './http-io.js';
+import { errorMessage } from './respond.js';
+import type { RouteContext } from './route-context.js';
+import type { ServedEngine } from './served-engine.js';
+
+/** GET /v1/models: the one served model (answers while the model loads, too). */
+export async function listModels(ctx: RouteContext): Promise<void> {
+  const model: Model = { id: ctx.settings.servedModelName, object: 'model', created: ctx.settings.startedAt, owned_by: 'arbor' };
+  sendJson(ctx.res, 200, { object: 'list', data: [model] });
+}
+
+/** POST /v1/completions. */
+export async function completions(ctx: RouteContext): Promise<void> {
+  const engine = ctx.engine();
+  const parsed = completionRequestToGenerate(await ctx.body(), {
+    vocabSize: engine.tokenizer.vocabSize,
+    contextLength: engine.options.contextLength,
+  });
+  const reqs = parsed.requests.flatMap((req) => fanOut({ ...req, signal: ctx.signal }, parsed.n));
+  const rc = newResponseContext('cmpl', ctx.settings.servedModelName, engine.tokenizer);
+
+  if (!parsed.stream) {
+    const results = await runAll(ctx, engine, reqs);
+    sendJson(ctx.res, 200, toCompletion(results, parsed.n, rc, parsed.logprobs));
+    return;
+  }
+  // Where each choice's next text_offset starts: the length of what it has streamed so far.
+  const offsets = new Array<number>(reqs.length).fill(0);
+  await streamChoices(ctx, engine, reqs, {
+    chunk({ index, chunk }) {
+      const out = toCompletionChunk(chunk, index, rc, { logprobs: parsed.logprobs, textOffset: offsets[index]!, includeUsage: parsed.includeUsage });
+      offsets[index]! += chunk.text.length;
+      return out;
+    },
+    usage: parsed.includeUsage ? (usages) => toCompletionUsageChunk(usages, parsed.n, rc) : undefined,
+  });
+}
+
+/** POST /v1/chat/completions. */
+export async function chatCompletions(ctx: RouteContext): Promise<void> {
+  const engine = ctx.engine();
+  const parsed = chatRequestToGenerate(await ctx.body(), engine.tokenizer, {
+    contextLength: engine.options.contextLength,
+    ...(ctx.settings.chatTemplate === undefined ? {} : { chatTemplate: ctx.settings.chatTemplate }),
+  });
+  const reqs = fanOut({ ...parsed.request, signal: ctx.signal }, parsed.n);
+  const rc = newResponseContext('chatcmpl', ctx.settings.servedModelName, engine.tokenizer);
+
+  if (!parsed.stream) {
+    const results = await runAll(ctx, engine, reqs);
+    sendJson(ctx.res, 200, toChatCompletion(results, rc, parsed.logprobs));
+    return;
+  }
+  const started = new Set<number>();
+  await streamChoices(ctx, engine, reqs, {
+    chunk({ index, chunk }) {
+      const first = !started.has(index);
+      started.add(index);
+      return toChatCompletionChunk(chunk, index, rc, { logprobs: parsed.logprobs, includeUsage: parsed.includeUsage, first });
+    },
+    usage: parsed.includeUsage ? (usages) => toChatUsageChunk(usages, parsed.n, rc) : undefined,
+  });
+}
+
+function runAll(ctx: RouteContext, engine: ServedEngine, reqs: GenerateRequest[]) {
+  return Promise.all(reqs.map(async (req) => (await timedGenerate(engine, req, ctx.metrics)).result));
+}
+
+/** How one OpenAI route renders its stream. */
+interface ChunkRenderer {
+  chunk(tagged: TaggedChunk): unknown;
+  /** The closing usage chunk (stream_options.include_usage), given each choice's usage in order. */
+  usage: ((usages: Usage[]) => unknown) | undefined;
+}
+
+/**
+ * Streams every choice's chunks as SSE in arrival order, then the usage chunk, then `[DONE]`.
+ * An engine error mid-stream becomes an `{"error": …}` event, which the openai client raises.
+ */
+async function streamChoices(ctx: RouteContext, engine: ServedEngine, reqs: GenerateRequest[], render: ChunkRenderer): Promise<void> {
+  const chunks = await openStreams(engine, reqs, ctx.metrics);
+  const sse = new SseWriter(ctx.res);
+  const usages: Usage[] = [];
+  try {
+    for await (const tagged of chunks) {
+      if (ctx.signal.aborted) break;
+      if (tagged.chunk.usage) usages[tagged.index] = tagged.chunk.usage;
+      await sse.send(render.chunk(tagged));
+    }
+    if (render.usage && !ctx.signal.aborted) await sse.send(render.usage(usages));
+  } catch (err) {
+    await sse.send({ error: { message: errorMessage(err) } });
+  }
+  sse.end();
+}

@@ -1,0 +1,185 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApiKeyGuard } from './auth.js';
+import { HttpError, readJsonBody, sendText } from './http-io.js';
+import { ServerMetrics } from './metrics.js';
+import { flushCache, generate, getModelInfo, getServerInfo, health, healthGenerate } from './native-routes.js';
+import { chatCompletions, completions, listModels } from './openai-routes.js';
+import { respondError } from './respond.js';
+import type { RouteContext, RouteHandler, ServerSettings } from './route-context.js';
+import { EngineSlot, type ServedEngine } from './served-engine.js';
+
+/** Default request body limit: ample for batches of thousands of prompts. */
+export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+/** Default time shutdown waits for in-flight requests before aborting them. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+
+/** Options of {@link createArborServer}. */
+export interface ArborServerOptions {
+  /** The engine, or its promise: the port can open while the model still loads. */
+  readonly engine: ServedEngine | Promise<ServedEngine>;
+  /** The model name clients see (OpenAI `model`, /v1/models). */
+  readonly servedModelName: string;
+  /** Require `Authorization: Bearer <apiKey>` (except on /health* and /metrics). */
+  readonly apiKey?: string;
+  /** Serve Prometheus metrics at /metrics. */
+  readonly enableMetrics?: boolean;
+  /** Largest accepted request body; larger ones get 413. Default 32 MiB. */
+  readonly maxBodyBytes?: number;
+  /** A Jinja chat template that replaces the model's (for /v1/chat/completions). */
+  readonly chatTemplate?: string;
+  /** How long {@link ArborServer.close} lets in-flight requests finish before aborting them. Default 10 s. */
+  readonly drainTimeoutMs?: number;
+  /** Extra facts reported by /get_server_info (launch flags, host, port). */
+  readonly serverArgs?: Readonly<Record<string, unknown>>;
+}
+
+/** A running (or ready to run) arbor HTTP server. */
+export interface ArborServer {
+  readonly server: Server;
+  /** Opens the port; resolves with the bound address (port 0 picks a free one). */
+  listen(host: string, port: number): Promise<AddressInfo>;
+  /**
+   * Graceful shutdown: stops accepting connections, lets in-flight requests finish (up to
+   * drainTimeoutMs, then aborts them), closes the engine. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+type Method = 'GET' | 'POST' | 'PUT';
+
+/**
+ * Creates arbor's HTTP server: SGLang's native routes and OpenAI's, on one port (PROTOCOL.md).
+ * Routes that need the model answer 503 until `opts.engine` resolves.
+ */
+export function createArborServer(opts: ArborServerOptions): ArborServer {
+  const slot = new EngineSlot(opts.engine);
+  const settings: ServerSettings = {
+    servedModelName: opts.servedModelName,
+    chatTemplate: opts.chatTemplate,
+    maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    apiKeySet: opts.apiKey !== undefined,
+    enableMetrics: opts.enableMetrics ?? false,
+    serverArgs: opts.serverArgs ?? {},
+    startedAt: Math.floor(Date.now() / 1000),
+  };
+  const guard = opts.apiKey === undefined ? undefined : new ApiKeyGuard(opts.apiKey);
+  const metrics = settings.enableMetrics
+    ? new ServerMetrics(settings.servedModelName, () => {
+        const engine = slot.current;
+        return engine && { stats: engine.stats(), kvCacheTokens: engine.options.kvCacheTokens };
+      })
+    : undefined;
+
+  const routes: Readonly<Record<string, Partial<Record<Method, RouteHandler>>>> = {
+    '/health': { GET: health },
+    '/health_generate': { GET: healthGenerate },
+    '/get_model_info': { GET: getModelInfo },
+    '/get_server_info': { GET: getServerInfo },
+    '/flush_cache': { GET: flushCache, POST: flushCache },
+    '/generate': { POST: generate, PUT: generate },
+    '/v1/models': { GET: listModels },
+    '/v1/completions': { POST: completions },
+    '/v1/chat/completions': { POST: chatCompletions },
+    ...(metrics && {
+      '/metrics': { GET: async (ctx: RouteContext) => sendText(ctx.res, 200, await metrics.render(), metrics.contentType) },
+    }),
+  };
+
+  // Each in-flight request's controller, so shutdown can abort what outlives the drain.
+  const inFlight = new Set<AbortController>();
+  let onIdle: (() => void) | undefined;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const controller = new AbortController();
+    inFlight.add(controller);
+    // A client that goes away mid-request cancels its engine requests, freeing their KV slots.
+    res.on('close', () => {
+      if (!res.writableFinished) controller.abort();
+    });
+    try {
+      // A keep-alive connection may still send requests while shutdown drains the others.
+      if (closing) throw new HttpError(503, 'the server is shutting down', { Connection: 'close' });
+      const path = pathOf(req.url);
+      if (guard && !guard.allows(req, path)) {
+        throw new HttpError(401, 'Authorization: missing or wrong API key (send "Authorization: Bearer <key>")');
+      }
+      const route = routes[path];
+      if (!route) throw new HttpError(404, `no route for ${path}`);
+      const handler = route[req.method as Method];
+      if (!handler) {
+        const allow = Object.keys(route).join(', ');
+        throw new HttpError(405, `${path} accepts ${allow}, not ${req.method}`, { Allow: allow });
+      }
+      await handler({
+        req,
+        res,
+        signal: controller.signal,
+        settings,
+        slot,
+        metrics,
+        body: () => readJsonBody(req, settings.maxBodyBytes),
+        engine: () => readyEngine(slot),
+      });
+    } catch (err) {
+      respondError(res, err);
+    } finally {
+      // Cancels whatever engine work the handler left behind (e.g. siblings of a failed batch item).
+      controller.abort();
+      inFlight.delete(controller);
+      if (inFlight.size === 0) onIdle?.();
+    }
+  }
+
+  // handle() answers its own errors; this only guards against a failure while answering one.
+  const server = createServer((req, res) => void handle(req, res).catch(() => res.destroy()));
+  let closing: Promise<void> | undefined;
+
+  async function shutdown(drainTimeoutMs: number): Promise<void> {
+    const wasListening = server.listening;
+    const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+    if (inFlight.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, drainTimeoutMs);
+        onIdle = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    for (const controller of inFlight) controller.abort();
+    server.closeAllConnections();
+    if (wasListening) await stopped;
+    await slot.settled;
+    await slot.current?.close();
+  }
+
+  return {
+    server,
+    listen: (host, port) =>
+      new Promise<AddressInfo>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve(server.address() as AddressInfo);
+        });
+      }),
+    close: () => (closing ??= shutdown(opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS)),
+  };
+}
+
+function readyEngine(slot: EngineSlot): ServedEngine {
+  const engine = slot.current;
+  if (engine) return engine;
+  if (slot.error) throw new HttpError(503, `model failed to load: ${slot.error.message}`);
+  throw new HttpError(503, 'model is loading');
+}
+
+/** The path of a request target, without query string; a malformed target matches no route. */
+function pathOf(url: string | undefined): string {
+  try {
+    return new URL(url ?? '/', 'http://localhost').pathname;
+  } catch {
+    return url ?? '/';
+  }
+}
