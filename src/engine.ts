@@ -15,6 +15,7 @@ import { EngineError } from './engine-errors.js';
 import type { EngineOptions, EngineProgress, EngineStats, GenerateRequest, GenerateResult, StreamChunk, TokenLogprob } from './engine-types.js';
 import { ModelTokenizer } from './tokenizer/tokenizer.js';
 import { EngineChat } from './engine-chat.js';
+import { TokenizerPool } from './tokenizer/tokenizer-pool.js';
 import { loadModelConfig } from './model/config.js';
 import { SlotAllocator, RadixTree } from './kvcache/index.js';
 import type { RadixTreeStats } from './kvcache/index.js';
@@ -41,6 +42,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   private closed = false;
   /** OpenAI-shaped chat completions in process: `engine.chat.completions.create({ messages, stream })`. */
   readonly chat: EngineChat;
+  private readonly tokenizerPool: TokenizerPool;
 
   private constructor(
     readonly modelPath: string,
@@ -52,6 +54,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   ) {
     super();
     this.chat = new EngineChat(this);
+    this.tokenizerPool = new TokenizerPool(modelPath, tokenizer);
     this.counters = new Float64Array(shared.counters);
     this.allocator = SlotAllocator.fromShared(shared.allocator);
     this.treeStats = RadixTree.view({ stats: shared.treeStats } as Parameters<typeof RadixTree.view>[0]);
@@ -167,6 +170,19 @@ export class Engine extends EventEmitter<EngineEvents> {
     };
   }
 
+  /**
+   * Tokenizes many texts; large batches run on a piscina worker pool so this thread keeps serving.
+   * @param addSpecialTokens as the tokenizer config says (BOS) unless false. Default true.
+   */
+  tokenize(texts: readonly string[], addSpecialTokens = true): Promise<number[][]> {
+    return this.tokenizerPool.encode(texts, addSpecialTokens);
+  }
+
+  /** Decodes many token-id lists (special tokens skipped unless `skipSpecialTokens` is false), pooled like `tokenize`. */
+  detokenize(ids: readonly (readonly number[])[], skipSpecialTokens = true): Promise<string[]> {
+    return this.tokenizerPool.decode(ids, skipSpecialTokens);
+  }
+
   /** Counters read from shared memory (no round trip to the workers). */
   stats(): EngineStats {
     const c = this.counters;
@@ -198,6 +214,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     for (const s of this.streams.values()) s.fail(new EngineError('engine closed'));
     this.streams.clear();
     if (!this.failure) await this.api.shutdown().catch(() => {});
+    await this.tokenizerPool.close();
     this.api[Comlink.releaseProxy]();
     this.port?.close();
     await this.worker.terminate();
