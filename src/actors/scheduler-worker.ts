@@ -110,6 +110,8 @@ class SchedulerActor {
 
   private async loop(): Promise<void> {
     const s = this.scheduler!;
+    // Waiting for work (or for the shards, through Atomics.waitAsync) holds no handle; this one does.
+    const keepAlive = setInterval(() => {}, 1 << 30);
     while (!this.closing) {
       if (!s.hasWork()) {
         await new Promise<void>((resolve) => (this.wake = resolve));
@@ -122,6 +124,7 @@ class SchedulerActor {
       // A fast step can complete without a macrotask; yield so submit/abort messages get in.
       await new Promise((resolve) => setImmediate(resolve));
     }
+    clearInterval(keepAlive);
   }
 
   private fatal(message: string): void {

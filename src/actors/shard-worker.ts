@@ -34,6 +34,8 @@ class ShardActor {
     const ch = this.channel!;
     const rt = this.runtime!;
     let seen = Atomics.load(ch.control, Ctrl.step);
+    // A pending Atomics.waitAsync does not keep a worker alive; this handle does, until shutdown.
+    const keepAlive = setInterval(() => {}, 1 << 30);
     for (;;) {
       // waitAsync keeps this worker's event loop free between steps (comlink calls, shutdown).
       const w = Atomics.waitAsync(ch.control, Ctrl.step, seen);
@@ -56,6 +58,7 @@ class ShardActor {
       Atomics.add(ch.control, Ctrl.done, 1);
       Atomics.notify(ch.control, Ctrl.done);
     }
+    clearInterval(keepAlive);
     await rt.release();
     process.exit(0);
   }
