@@ -13,7 +13,7 @@ export interface NumberRule {
 }
 
 /** Renders a bad value for an error message without dumping a huge payload back at the client. */
-export function shown(value: unknown): string {
+function shown(value: unknown): string {
   const text = typeof value === 'number' ? String(value) : (JSON.stringify(value) ?? String(value));
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
@@ -81,7 +81,7 @@ export function optStop(obj: JsonObject, key: string, name: string): string | st
 }
 
 /** A token id: an integer in [0, vocabSize). */
-export function checkTokenId(value: unknown, name: string, vocabSize: number): number {
+function checkTokenId(value: unknown, name: string, vocabSize: number): number {
   return checkNumber(value, name, { integer: true, min: 0, max: vocabSize - 1 });
 }
 

@@ -104,9 +104,10 @@ export function createArborServer(opts: ArborServerOptions): ArborServer {
       if (guard && !guard.allows(req, path)) {
         throw new HttpError(401, 'Authorization: missing or wrong API key (send "Authorization: Bearer <key>")');
       }
-      const route = routes[path];
+      // hasOwn: a path or method must never resolve to an Object.prototype member.
+      const route = Object.hasOwn(routes, path) ? routes[path]! : undefined;
       if (!route) throw new HttpError(404, `no route for ${path}`);
-      const handler = route[req.method as Method];
+      const handler = Object.hasOwn(route, req.method ?? '') ? route[req.method as Method] : undefined;
       if (!handler) {
         const allow = Object.keys(route).join(', ');
         throw new HttpError(405, `${path} accepts ${allow}, not ${req.method}`, { Allow: allow });

@@ -18,7 +18,7 @@ export async function startTestServer(
   options: Partial<Omit<ArborServerOptions, 'engine'>> = {},
   engineOptions: EngineOptions = {},
 ): Promise<TestServer> {
-  const engine = await fixtureEngine('qwen2', { maxRunningRequests: 128, ...engineOptions });
+  const engine = await fixtureEngine('qwen2', engineOptions);
   const arbor = createArborServer({ engine, servedModelName: MODEL_NAME, ...options });
   const { port } = await arbor.listen('127.0.0.1', 0);
   return { url: `http://127.0.0.1:${port}`, engine, arbor };
