@@ -20,10 +20,9 @@ export interface LoadedSegment {
  * the same code runs in lock-step in one thread (tests) or across worker threads (SAB all-reduce).
  */
 export class ShardRuntime {
-  /** KV of every layer: [layers, 2 (K,V), slots, kvHeadsLocal, headDim], an ordinary ArrayBuffer (ORT rejects SAB inputs). */
+  /** KV of every layer, head-major: [layers, 2 (K,V), kvHeadsLocal, slots, headDim], an ordinary ArrayBuffer (ORT rejects SAB inputs). */
   readonly pool: Float32Array;
   private readonly rope: RopeTable;
-  private readonly rowFloats: number;
 
   constructor(
     readonly cfg: ModelConfig,
@@ -31,8 +30,7 @@ export class ShardRuntime {
     private readonly segments: readonly LoadedSegment[],
     readonly poolSlots: number,
   ) {
-    this.rowFloats = layout.kvHeadsLocal * layout.headDim;
-    this.pool = new Float32Array(cfg.numLayers * 2 * poolSlots * this.rowFloats);
+    this.pool = new Float32Array(cfg.numLayers * 2 * poolSlots * layout.kvHeadsLocal * layout.headDim);
     this.rope = new RopeTable(cfg);
   }
 
@@ -64,13 +62,17 @@ export class ShardRuntime {
   }
 
   private writeKv(newKv: Float32Array, layers: readonly number[], slots: Int32Array, tokens: number): void {
-    const row = this.rowFloats;
+    const { kvHeadsLocal: kvh, headDim: d } = this.layout;
+    const slotsN = this.poolSlots;
     layers.forEach((layer, li) => {
       for (let kv = 0; kv < 2; kv++) {
-        const src = (li * 2 + kv) * tokens * row;
-        const dstBase = (layer * 2 + kv) * this.poolSlots;
-        for (let t = 0; t < tokens; t++) {
-          this.pool.set(newKv.subarray(src + t * row, src + (t + 1) * row), (dstBase + slots[t]!) * row);
+        const src = (li * 2 + kv) * tokens * kvh * d;
+        for (let h = 0; h < kvh; h++) {
+          const dstBase = ((layer * 2 + kv) * kvh + h) * slotsN;
+          for (let t = 0; t < tokens; t++) {
+            const from = src + (t * kvh + h) * d;
+            this.pool.set(newKv.subarray(from, from + d), (dstBase + slots[t]!) * d);
+          }
         }
       }
     });

@@ -59,7 +59,7 @@ export function buildStepFeeds(
     [GraphInput.inputIds]: new ort.Tensor('int64', ids, [T]),
     [GraphInput.ropeCos]: new ort.Tensor('float32', cos, [T, half]),
     [GraphInput.ropeSin]: new ort.Tensor('float32', sin, [T, half]),
-    [GraphInput.kvPool]: new ort.Tensor('float32', pool, [pool.length / (kvh * d), kvh, d]),
+    [GraphInput.kvPool]: new ort.Tensor('float32', pool, [pool.length / d, d]),
     [GraphInput.kvStride]: i64([poolSlots]),
     [GraphInput.logitRows]: i64(logitRows),
   };
@@ -68,7 +68,8 @@ export function buildStepFeeds(
   planAttentionGroups(seqs).forEach((group, gi) => {
     addGroupFeeds(feeds, gi, group, step, rowStart, outIndex, groupBase, cfg.slidingWindow);
     feeds[GraphInput.qShape(gi)] = i64([group.batch, group.queryLen, kvh, G, d]);
-    feeds[GraphInput.cacheShape(gi)] = i64([group.batch, group.cachedLen, kvh, d]);
+    feeds[GraphInput.cacheShape(gi)] = i64([kvh, group.batch, 1, group.cachedLen, d]);
+    feeds[GraphInput.splitSizes(gi)] = i64([group.cachedLen, group.queryLen]);
     feeds[GraphInput.newShape(gi)] = i64([group.batch, group.queryLen, kvh, d]);
     groupBase += group.batch * group.queryLen;
   });
@@ -112,5 +113,5 @@ function addGroupFeeds(
   feeds[GraphInput.qIndex(gi)] = new ort.Tensor('int64', qIndex, [B * S]);
   feeds[GraphInput.newIndex(gi)] = new ort.Tensor('int64', newIndex, [B * S]);
   feeds[GraphInput.cacheIndex(gi)] = new ort.Tensor('int64', cacheIndex, [B * P]);
-  feeds[GraphInput.mask(gi)] = new ort.Tensor('float32', mask, [B, 1, 1, S, C]);
+  feeds[GraphInput.mask(gi)] = new ort.Tensor('float32', mask, [B, 1, S, C]);
 }

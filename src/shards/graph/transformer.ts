@@ -40,6 +40,7 @@ export const GraphInput = {
   qShape: (g: number) => `q_shape_${g}`,
   cacheShape: (g: number) => `cache_shape_${g}`,
   newShape: (g: number) => `new_shape_${g}`,
+  splitSizes: (g: number) => `split_sizes_${g}`,
 } as const;
 
 interface BuildContext {
@@ -127,32 +128,46 @@ function rotary(g: OnnxGraphBuilder, x: string, headDim: number): string {
   return g.op('Concat', [a, b], { axis: -1 });
 }
 
-/** Scaled-dot-product attention for one padded group, reading the cached prefix from the KV pool. */
+/**
+ * Scaled-dot-product attention for one padded group. The KV pool is laid out head-major
+ * ([layers, 2, kvHeads, slots, headDim]) so one Gather yields K and V already as
+ * [kvHeads, B, P, d]: the cached context is copied once per layer, never transposed or
+ * concatenated. Scores against the cached and the new keys are computed apart and joined (they are
+ * small), as are the two halves of the probability-weighted sum.
+ */
 function groupAttention(g: OnnxGraphBuilder, ctx: BuildContext, layer: number, gi: number, q: string, k: string, v: string): string {
   const { kvHeadsLocal: kvh, headDim: d, headsLocal } = ctx.layout;
   const I = GraphInput;
-  const pool = g.input(I.kvPool, DType.float, ['pool_rows', kvh, d]);
+  const pool = g.input(I.kvPool, DType.float, ['pool_rows', d]);
   const stride = g.input(I.kvStride, DType.int64, [1]);
-  const cacheIdx = g.input(I.cacheIndex(gi), DType.int64, [`M${gi}`]);
+  const cacheIdx = g.op('Unsqueeze', [g.input(I.cacheIndex(gi), DType.int64, [`M${gi}`]), g.constI64([0])]); // [1, B·P]
   const newIdx = g.input(I.newIndex(gi), DType.int64, [`N${gi}`]);
   const reshape = (x: string, shape: string) => g.op('Reshape', [x, shape], { allowzero: 1 });
-  const cacheShape = g.input(I.cacheShape(gi), DType.int64, [4]);
-  const newShape = g.input(I.newShape(gi), DType.int64, [4]);
-  const kvAt = (which: 0 | 1, fresh: string) => {
-    const offset = g.op('Mul', [stride, g.constI64([2 * layer + which])]);
-    const cached = reshape(g.op('Gather', [pool, g.op('Add', [cacheIdx, offset])], { axis: 0 }), cacheShape);
-    const added = reshape(g.op('Gather', [fresh, newIdx], { axis: 0 }), newShape);
-    return g.op('Concat', [cached, added], { axis: 1 }); // [B, C, kvh, d]
+  const cacheShape = g.input(I.cacheShape(gi), DType.int64, [5]); // [kvh, B, 1, P, d]
+  const newShape = g.input(I.newShape(gi), DType.int64, [4]); // [B, S, kvh, d]
+  const heads = Array.from({ length: kvh }, (_, h) => h);
+  const cachedOf = (which: 0 | 1) => {
+    const rowsPerHead = g.op('Mul', [stride, g.constI64(heads.map((h) => (2 * layer + which) * kvh + h))]);
+    const idx = g.op('Add', [cacheIdx, g.op('Unsqueeze', [rowsPerHead, g.constI64([1])])]); // [kvh, B·P]
+    return reshape(g.op('Gather', [pool, idx], { axis: 0 }), cacheShape); // [kvh, B, 1, P, d]
   };
+  const newOf = (fresh: string) =>
+    g.op('Unsqueeze', [g.op('Transpose', [reshape(g.op('Gather', [fresh, newIdx], { axis: 0 }), newShape)], { perm: [2, 0, 1, 3] }), g.constI64([2])]); // [kvh, B, 1, S, d]
   const qg = g.op('Transpose', [
     reshape(g.op('Gather', [q, g.input(I.qIndex(gi), DType.int64, [`N${gi}`])], { axis: 0 }), g.input(I.qShape(gi), DType.int64, [5])),
-  ], { perm: [0, 2, 3, 1, 4] }); // [B, kvh, G, S, d]
-  const kT = g.op('Unsqueeze', [g.op('Transpose', [kvAt(0, k)], { perm: [0, 2, 3, 1] }), g.constI64([2])]); // [B, kvh, 1, d, C]
-  const vv = g.op('Unsqueeze', [g.op('Transpose', [kvAt(1, v)], { perm: [0, 2, 1, 3] }), g.constI64([2])]); // [B, kvh, 1, C, d]
-  const mask = g.input(I.mask(gi), DType.float, [`B${gi}`, 1, 1, `S${gi}`, `C${gi}`]);
-  const probs = g.op('Softmax', [g.op('Add', [g.op('MatMul', [qg, kT]), mask])], { axis: -1 });
-  const out = g.op('Transpose', [g.op('MatMul', [probs, vv])], { perm: [0, 3, 1, 2, 4] }); // [B, S, kvh, G, d]
-  return g.op('Reshape', [out, g.constI64([-1, headsLocal * d])]);
+  ], { perm: [2, 0, 3, 1, 4] }); // [kvh, B, G, S, d]
+  const scale = { alpha: 1 / Math.sqrt(d), transA: 0, transB: 1 };
+  const vc = cachedOf(1);
+  const vn = newOf(v);
+  const scores = g.op('Concat', [
+    g.op('FusedMatMul', [qg, cachedOf(0)], scale, 'com.microsoft'),
+    g.op('FusedMatMul', [qg, newOf(k)], scale, 'com.microsoft'),
+  ], { axis: -1 }); // [kvh, B, G, S, P+S]
+  const mask = g.input(I.mask(gi), DType.float, [`B${gi}`, 1, `S${gi}`, `C${gi}`]);
+  const probs = g.op('Softmax', [g.op('Add', [scores, mask])], { axis: -1 });
+  const [pc, pn] = g.opN('Split', [probs, g.input(I.splitSizes(gi), DType.int64, [2])], 2, { axis: -1 });
+  const out = g.op('Add', [g.op('MatMul', [pc!, vc]), g.op('MatMul', [pn!, vn])]); // [kvh, B, G, S, d]
+  return g.op('Reshape', [g.op('Transpose', [out], { perm: [1, 3, 0, 2, 4] }), g.constI64([-1, headsLocal * d])]);
 }
 
 function emitAttention(em: SegmentEmitter, ctx: BuildContext, layer: number, x: string): string {
@@ -183,7 +198,7 @@ function emitAttention(em: SegmentEmitter, ctx: BuildContext, layer: number, x: 
     q = rmsNorm(g, q, `${p}.q_norm`, w.get(`${p}.q_norm.weight`, [d]).data, cfg.rmsNormEps);
     k = rmsNorm(g, k, `${p}.k_norm`, w.get(`${p}.k_norm.weight`, [d]).data, cfg.rmsNormEps);
   }
-  q = g.op('Mul', [rotary(g, q, d), g.constF32(1 / Math.sqrt(d))]);
+  q = rotary(g, q, d);
   k = rotary(g, k, d);
   em.addKv(layer, k, v);
   const groups = Array.from({ length: ATTENTION_GROUPS }, (_, gi) => groupAttention(g, ctx, layer, gi, q, k, v));
