@@ -124,6 +124,8 @@ export interface EngineStats {
   readonly cachedTokensTotal: number;
   readonly promptTokensTotal: number;
   readonly generatedTokensTotal: number;
+  /** Requests sent back to the queue because KV slots ran out (their output so far is kept). */
+  readonly retractionsTotal: number;
   readonly healthy: boolean;
   readonly error?: string;
 }

@@ -196,6 +196,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       cachedTokensTotal: c[Counter.cachedTokens]!,
       promptTokensTotal: c[Counter.promptTokens]!,
       generatedTokensTotal: c[Counter.generatedTokens]!,
+      retractionsTotal: c[Counter.retractions]!,
       healthy: !this.failure && !this.closed && c[Counter.healthy] === 1,
       ...(this.failure ? { error: this.failure } : {}),
     };

@@ -14,3 +14,4 @@ export type {
 export { EngineError, RequestError } from './engine-errors.js';
 export { ModelLoadError, ModelBuildError } from './model/errors.js';
 export { ModelTokenizer } from './tokenizer/tokenizer.js';
+export * from './lang/index.js';

@@ -41,6 +41,7 @@ t.test('a KV pool smaller than the demand still completes every request (evictio
   const got = await Promise.all(prompts.map((p) => small.generate(req(p))));
   t.same(got.map((r) => r.tokenIds), expected.map((r) => r.tokenIds), 'same tokens as with a large pool');
   t.ok(got.every((r) => r.finishReason === 'length'), 'every request finished');
+  t.ok(small.stats().retractionsTotal > 0, `requests were retracted (${small.stats().retractionsTotal}) and still completed`);
   await idle(small);
   const s = small.stats();
   t.equal(s.slotsUsed, s.slotsEvictable, 'every used slot belongs to the (unlocked) cache');
@@ -103,6 +104,10 @@ t.test('bad requests and options are refused with an error naming the field', as
   await t.rejects(fixtureEngine('qwen2', { dtype: 'int3' as never }), { name: 'RequestError', field: 'dtype' });
   await t.rejects(fixtureEngine('qwen2', { kvCacheTokens: 0 }), { name: 'RequestError', field: 'kvCacheTokens' });
   await t.rejects(fixtureEngine('qwen2', { model: '/nope' }), { name: 'RequestError', field: 'model' });
+  const pending = engine.generate({ inputIds: tokenIds(9, 8), maxTokens: 200, ignoreEos: true });
+  const rejected = t.rejects(pending, new EngineError('engine closed'), 'close() rejects requests in flight');
+  await new Promise((r) => setTimeout(r, 50));
   await engine.close();
+  await rejected;
   await t.rejects(engine.generate({ prompt: 'a' }), new EngineError('engine is closed'));
 });

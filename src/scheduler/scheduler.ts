@@ -24,6 +24,13 @@ export interface SchedulerConfig {
   readonly maxLogitRows: number;
 }
 
+/**
+ * Admission keeps free + evictable KV for this share of each running request's remaining output
+ * (at most RESERVE_CAP tokens each), so new requests rarely push running ones into retraction.
+ */
+const RESERVE_RATIO = 0.5;
+const RESERVE_CAP = 128;
+
 /** Above this many waiting requests, lpm's per-request prefix matching costs more than it saves. */
 const LPM_QUEUE_LIMIT = 128;
 
@@ -200,8 +207,12 @@ export class Scheduler {
       rows += p.seq.tokens.length - p.seq.logitsFrom;
     }
     this.orderWaiting();
+    let reserve = 0;
+    for (const r of this.running) reserve += Math.ceil(Math.min(RESERVE_CAP, r.req.maxTokens - r.outputIds.length) * RESERVE_RATIO);
     while (budget > 0 && this.waiting.length > 0 && this.running.length < this.cfg.maxRunningRequests) {
       const r = this.waiting[0]!;
+      // An empty engine always admits (the request may be retracted later, never starved).
+      if (this.running.length > 0 && this.kv.available() - Math.min(r.remaining(), budget) < reserve) break;
       const tokens = r.allTokens();
       const from = r.req.promptLogprobsFrom;
       // Keep at least one token to compute, and start no later than the first prompt logprob needs.
@@ -219,6 +230,7 @@ export class Scheduler {
       }
       this.waiting.shift();
       this.running.push(r);
+      reserve += Math.ceil(Math.min(RESERVE_CAP, r.req.maxTokens - r.outputIds.length) * RESERVE_RATIO);
       plan.push(p);
       budget -= p.seq.tokens.length;
       rows += p.seq.tokens.length - p.seq.logitsFrom;
