@@ -59,16 +59,7 @@ class SchedulerActor {
       (message) => this.fatal(message),
     );
     this.scheduler = new Scheduler(
-      {
-        kvCacheTokens: config.kvCacheTokens,
-        maxRunningRequests: config.maxRunningRequests,
-        chunkedPrefillSize: config.chunkedPrefillSize,
-        schedulePolicy: config.schedulePolicy,
-        radixCache: config.radixCache,
-        contextLength: config.contextLength,
-        vocabSize: cfg.vocabSize,
-        maxLogitRows,
-      },
+      { ...config, vocabSize: cfg.vocabSize, maxLogitRows },
       tokenizer,
       this.pool,
     );

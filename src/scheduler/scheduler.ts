@@ -5,24 +5,22 @@ import { OutputProcessor } from './output-processor.js';
 import type { Finish } from './output-processor.js';
 import { RequestState } from './request-state.js';
 import type { RequestEvent, SchedulerRequest } from './messages.js';
+import type { ResolvedEngineConfig } from '../actors/engine-config.js';
 
 /** Runs a forward step somewhere (in-thread shards, or shard workers) and returns logits [rows, vocab]. */
 export interface StepExecutor {
   forward(step: StepDescriptor): Promise<Float32Array>;
 }
 
-/** Scheduler limits, resolved from EngineOptions. */
-export interface SchedulerConfig {
-  readonly kvCacheTokens: number;
-  readonly maxRunningRequests: number;
-  readonly chunkedPrefillSize: number;
-  readonly schedulePolicy: 'lpm' | 'fcfs';
-  readonly radixCache: boolean;
-  readonly contextLength: number;
+/** Scheduler limits: the engine's resolved options plus the model's vocabulary and the logits buffer's size. */
+export type SchedulerConfig = Pick<
+  ResolvedEngineConfig,
+  'kvCacheTokens' | 'maxRunningRequests' | 'chunkedPrefillSize' | 'schedulePolicy' | 'radixCache' | 'contextLength'
+> & {
   readonly vocabSize: number;
   /** Most logits rows one step may return (sizes the logits buffer). */
   readonly maxLogitRows: number;
-}
+};
 
 /**
  * Admission keeps free + evictable KV for this share of each running request's remaining output
