@@ -1,10 +1,8 @@
 import { MessageChannel } from 'node:worker_threads';
-import type { Worker } from 'node:worker_threads';
 import { randomUUID } from 'node:crypto';
 import * as Comlink from 'comlink';
 import { EventEmitter } from 'eventemitter3';
-import { nodeEndpoint } from './actors/comlink-node.js';
-import { startActorWorker } from './actors/worker-url.js';
+import { ActorDiedError, ActorHandle } from './actors/actor-handle.js';
 import { Counter } from './actors/engine-config.js';
 import type { ResolvedEngineConfig } from './actors/engine-config.js';
 import type { SchedulerActorApi, SchedulerMessage, SchedulerSharedState } from './actors/scheduler-worker.js';
@@ -48,8 +46,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     readonly modelPath: string,
     readonly options: ResolvedEngineConfig,
     readonly tokenizer: ModelTokenizer,
-    private readonly worker: Worker,
-    private readonly api: Comlink.Remote<SchedulerActorApi>,
+    private readonly actor: ActorHandle<SchedulerActorApi>,
     shared: SchedulerSharedState,
   ) {
     super();
@@ -65,8 +62,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const modelPath = resolveModelPath(options);
     const config = resolveEngineOptions(options, modelPath, loadModelConfig(modelPath));
     const tokenizer = await ModelTokenizer.load(modelPath);
-    const worker = startActorWorker('scheduler-worker', { name: 'arbor-scheduler' });
-    const api = Comlink.wrap<SchedulerActorApi>(nodeEndpoint(worker));
+    const actor = new ActorHandle<SchedulerActorApi>('scheduler-worker', 'scheduler worker');
     const { port1, port2 } = new MessageChannel();
     let engine: Engine | null = null;
     const early: SchedulerMessage[] = [];
@@ -75,25 +71,16 @@ export class Engine extends EventEmitter<EngineEvents> {
       if (engine) engine.onMessage(m);
       else early.push(m);
     });
-    const died = new Promise<never>((_, reject) => {
-      worker.once('error', (e) => reject(new EngineError(`scheduler worker crashed while loading: ${e.message}`)));
-      worker.once('exit', (code) => reject(new EngineError(`scheduler worker exited while loading (code ${code})`)));
-    });
     let shared: SchedulerSharedState;
     try {
-      shared = await Promise.race([api.init(config, Comlink.transfer(port2, [port2 as never])), died]);
+      shared = await actor.call(actor.api.init(config, Comlink.transfer(port2, [port2 as never])));
     } catch (e) {
       port1.close();
-      await worker.terminate();
-      throw e;
+      await actor.stop();
+      throw e instanceof ActorDiedError ? new EngineError(`${e.message} while loading`) : e;
     }
-    died.catch(() => {});
-    engine = new Engine(modelPath, config, tokenizer, worker, api, shared);
-    worker.removeAllListeners('error').removeAllListeners('exit');
-    worker.on('error', (e) => engine!.fail(`scheduler worker crashed: ${e.message}`));
-    worker.on('exit', (code) => {
-      if (!engine!.closed) engine!.fail(`scheduler worker exited (code ${code})`);
-    });
+    engine = new Engine(modelPath, config, tokenizer, actor, shared);
+    actor.onDeath((message) => engine!.fail(message));
     engine.port = port1;
     for (const m of early) engine.onMessage(m);
     return engine;
@@ -130,16 +117,16 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (signal?.aborted) throw new EngineError('request aborted before it started');
     const s = new RequestStream();
     this.streams.set(id, s);
-    const onAbort = () => void this.api.abort(id).catch(() => {});
+    const onAbort = () => void this.actor.api.abort(id).catch(() => {});
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      await this.api.submit(schedReq);
+      await this.actor.api.submit(schedReq);
       yield* s.chunksOut();
     } finally {
       signal?.removeEventListener('abort', onAbort);
       if (!s.finished && !this.closed && !this.failure) {
         // The caller stopped early: cancel and wait for the scheduler to free the request's slots.
-        await this.api.abort(id).catch(() => {});
+        await this.actor.api.abort(id).catch(() => {});
         for await (const _ of s.chunksOut()) void _;
       }
       this.streams.delete(id);
@@ -205,7 +192,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Empties the radix cache; false (and nothing flushed) while requests are running or queued. */
   async flushCache(): Promise<boolean> {
     this.assertUsable();
-    return this.api.flushCache();
+    return this.actor.api.flushCache();
   }
 
   /** Ends every worker; pending requests are rejected. Safe to call twice. */
@@ -214,11 +201,9 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.closed = true;
     for (const s of this.streams.values()) s.fail(new EngineError('engine closed'));
     this.streams.clear();
-    if (!this.failure) await this.api.shutdown().catch(() => {});
     await this.tokenizerPool.close();
-    this.api[Comlink.releaseProxy]();
+    await this.actor.stop(() => this.actor.api.shutdown());
     this.port?.close();
-    await this.worker.terminate();
     this.emit('closed');
   }
 

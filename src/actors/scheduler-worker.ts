@@ -97,6 +97,8 @@ class SchedulerActor {
     const events = this.scheduler?.failAll('engine closed') ?? [];
     if (events.length) this.post({ type: 'events', events });
     await this.pool?.close();
+    // Exit once this call's reply is posted: the front waits for the thread to end.
+    setImmediate(() => process.exit(0));
   }
 
   private async loop(): Promise<void> {

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApiKeyGuard } from './auth.js';
@@ -92,6 +93,8 @@ export function createArborServer(opts: ArborServerOptions): ArborServer {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const controller = new AbortController();
+    // A list /generate hands this one signal to every item's engine request.
+    setMaxListeners(0, controller.signal);
     inFlight.add(controller);
     // A client that goes away mid-request cancels its engine requests, freeing their KV slots.
     res.on('close', () => {

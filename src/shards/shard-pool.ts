@@ -1,7 +1,5 @@
-import type { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
-import { nodeEndpoint } from '../actors/comlink-node.js';
-import { startActorWorker } from '../actors/worker-url.js';
+import { ActorHandle } from '../actors/actor-handle.js';
 import type { ShardActorApi, ShardFaults } from '../actors/shard-worker.js';
 import type { ShardLoadOptions } from './shard-loader.js';
 import { Ctrl, StepChannel } from './step-channel.js';
@@ -19,7 +17,7 @@ export class ShardFailure extends Error {
  * channel, and runs steps by writing the descriptor and waiting (asynchronously) for every shard.
  */
 export class ShardPool {
-  private readonly workers: Worker[] = [];
+  private readonly actors: ActorHandle<ShardActorApi>[] = [];
   private readonly channel: StepChannel;
   private dead: string | null = null;
   private onDeath: ((message: string) => void) | null = null;
@@ -39,19 +37,17 @@ export class ShardPool {
     onFatal: (message: string) => void,
   ): Promise<void> {
     const loads = Array.from({ length: this.tp }, (_, rank) => {
-      const worker = startActorWorker('shard-worker', { name: `arbor-shard-${rank}` });
-      this.workers.push(worker);
-      worker.on('error', (e) => this.die(`shard ${rank} crashed: ${e.message}`));
-      worker.on('exit', (code) => {
-        if (Atomics.load(this.channel.control, Ctrl.shutdown) === 0) this.die(`shard ${rank} exited (code ${code})`);
-      });
-      const api = Comlink.wrap<ShardActorApi>(nodeEndpoint(worker));
-      return api.init({ ...base, rank }, this.channel.buffers, faults, Comlink.proxy(onProgress));
+      const actor = new ActorHandle<ShardActorApi>('shard-worker', `shard ${rank}`);
+      this.actors.push(actor);
+      actor.onDeath((message) => this.die(message));
+      return actor.call(actor.api.init({ ...base, rank }, this.channel.buffers, faults, Comlink.proxy(onProgress)));
     });
-    const failed = new Promise<never>((_, reject) => (this.onDeath = (m) => reject(new ShardFailure(m))));
-    await Promise.race([Promise.all(loads), failed]);
+    try {
+      await Promise.all(loads);
+    } catch (e) {
+      throw new ShardFailure((e as Error).message);
+    }
     this.onDeath = onFatal;
-    if (this.dead) throw new ShardFailure(this.dead);
   }
 
   private die(message: string): void {
@@ -84,21 +80,15 @@ export class ShardPool {
     return ch.logits.subarray(0, rows * ch.buffers.limits.vocabSize);
   }
 
-  /** Stops every shard worker. */
+  /** Stops every shard worker (each leaves its loop at the shutdown flag and exits). */
   async close(): Promise<void> {
-    Atomics.store(this.channel.control, Ctrl.shutdown, 1);
-    Atomics.add(this.channel.control, Ctrl.step, 1);
-    Atomics.notify(this.channel.control, Ctrl.step);
     await Promise.all(
-      this.workers.map(
-        (w) =>
-          new Promise<void>((resolve) => {
-            const timer = setTimeout(() => void w.terminate().then(() => resolve()), 5000);
-            w.once('exit', () => {
-              clearTimeout(timer);
-              resolve();
-            });
-          }),
+      this.actors.map((a) =>
+        a.stop(async () => {
+          Atomics.store(this.channel.control, Ctrl.shutdown, 1);
+          Atomics.add(this.channel.control, Ctrl.step, 1);
+          Atomics.notify(this.channel.control, Ctrl.step);
+        }),
       ),
     );
   }
