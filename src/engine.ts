@@ -112,7 +112,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   async *stream(req: GenerateRequest): AsyncGenerator<StreamChunk> {
     this.assertUsable();
     const id = randomUUID();
-    const schedReq = validateRequest(req, id, this.tokenizer, this.options.contextLength);
+    const schedReq = validateRequest(req, id, this.tokenizer, this.options.contextLength, this.options.kvCacheTokens);
     const signal = req.signal;
     if (signal?.aborted) throw new EngineError('request aborted before it started');
     const s = new RequestStream();

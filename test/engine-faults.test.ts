@@ -70,6 +70,15 @@ t.test('a shard worker that dies marks the engine failed and rejects requests in
   await t.rejects(engine.generate({ inputIds: [1, 2], maxTokens: 1 }), { name: 'EngineError', message: /engine failed/ });
 });
 
+t.test('a request longer than the KV pool is refused; one that fills it ends with length instead of hanging', async (t) => {
+  const engine = await fixtureEngine('qwen2', { kvCacheTokens: 40, maxRunningRequests: 4 });
+  t.teardown(() => engine.close());
+  await t.rejects(engine.generate({ inputIds: tokenIds(11, 45) }), { name: 'RequestError', field: 'inputIds', message: /at most 39 fit/ });
+  const r = await engine.generate({ inputIds: tokenIds(12, 30), maxTokens: 100, temperature: 0, ignoreEos: true });
+  t.equal(r.finishReason, 'length');
+  t.equal(r.usage.completionTokens, 10, 'output capped where the pool is full');
+});
+
 t.test('bad requests and options are refused with an error naming the field', async (t) => {
   const engine = await fixtureEngine('qwen2', { contextLength: 64 });
   t.teardown(() => engine.close());
@@ -104,10 +113,9 @@ t.test('bad requests and options are refused with an error naming the field', as
   await t.rejects(fixtureEngine('qwen2', { dtype: 'int3' as never }), { name: 'RequestError', field: 'dtype' });
   await t.rejects(fixtureEngine('qwen2', { kvCacheTokens: 0 }), { name: 'RequestError', field: 'kvCacheTokens' });
   await t.rejects(fixtureEngine('qwen2', { model: '/nope' }), { name: 'RequestError', field: 'model' });
-  const pending = engine.generate({ inputIds: tokenIds(9, 8), maxTokens: 200, ignoreEos: true });
-  const rejected = t.rejects(pending, new EngineError('engine closed'), 'close() rejects requests in flight');
-  await new Promise((r) => setTimeout(r, 50));
-  await engine.close();
-  await rejected;
+  const inFlight = (async () => {
+    for await (const _ of engine.stream({ inputIds: tokenIds(9, 8), maxTokens: 50, ignoreEos: true })) await engine.close();
+  })();
+  await t.rejects(inFlight, new EngineError('engine closed'), 'close() rejects requests in flight');
   await t.rejects(engine.generate({ prompt: 'a' }), new EngineError('engine is closed'));
 });

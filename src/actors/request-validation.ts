@@ -40,7 +40,10 @@ export function validateRequest(
   id: string,
   tokenizer: ModelTokenizer,
   contextLength: number,
+  kvCacheTokens: number,
 ): SchedulerRequest {
+  // A request must fit the KV pool on its own, or it could never finish (retraction needs a smaller one).
+  const limit = Math.min(contextLength, kvCacheTokens);
   if (req === null || typeof req !== 'object') throw new RequestError('request', 'must be an object');
   for (const key of Object.keys(req)) if (!KNOWN_FIELDS.has(key)) throw new RequestError(key, 'is not a known request field');
   const hasPrompt = req.prompt !== undefined;
@@ -55,8 +58,11 @@ export function validateRequest(
     inputIds = req.inputIds.map((t, i) => int(`inputIds[${i}]`, t, 0, tokenizer.vocabSize - 1));
   }
   if (inputIds.length === 0) throw new RequestError(hasPrompt ? 'prompt' : 'inputIds', 'is empty (at least one token is needed)');
-  if (inputIds.length >= contextLength) {
-    throw new RequestError(hasPrompt ? 'prompt' : 'inputIds', `has ${inputIds.length} tokens; the context length is ${contextLength} (prompt + output must fit)`);
+  if (inputIds.length >= limit) {
+    throw new RequestError(
+      hasPrompt ? 'prompt' : 'inputIds',
+      `has ${inputIds.length} tokens; at most ${limit - 1} fit (context length ${contextLength}, KV cache ${kvCacheTokens} tokens)`,
+    );
   }
   const maxTokens = req.maxTokens === undefined ? 128 : int('maxTokens', req.maxTokens, 0);
   const minTokens = req.minTokens === undefined ? 0 : int('minTokens', req.minTokens, 0, maxTokens);
@@ -91,7 +97,7 @@ export function validateRequest(
     id,
     inputIds,
     sampling,
-    maxTokens: Math.min(maxTokens, contextLength - inputIds.length),
+    maxTokens: Math.min(maxTokens, limit - inputIds.length),
     minTokens,
     ...(req.seed !== undefined ? { seed: req.seed } : {}),
     stop,
