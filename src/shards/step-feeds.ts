@@ -54,23 +54,25 @@ export function buildStepFeeds(
   const cos = new Float32Array(T * half);
   const sin = new Float32Array(T * half);
   rope.fill(positions, cos, sin);
-  const { kvHeadsLocal: kvh, headDim: d, groupSize: G } = layout;
+  const { kvHeadsLocal: kvh, headDim: d } = layout;
   const feeds: Record<string, ort.Tensor> = {
     [GraphInput.inputIds]: new ort.Tensor('int64', ids, [T]),
     [GraphInput.ropeCos]: new ort.Tensor('float32', cos, [T, half]),
     [GraphInput.ropeSin]: new ort.Tensor('float32', sin, [T, half]),
-    [GraphInput.kvPool]: new ort.Tensor('float32', pool, [pool.length / d, d]),
+    [GraphInput.ropePositions]: new ort.Tensor('int64', BigInt64Array.from({ length: T }, (_, i) => BigInt(i)), [1, T]),
     [GraphInput.kvStride]: i64([poolSlots]),
     [GraphInput.logitRows]: i64(logitRows),
   };
+  // Each layer's pool is a zero-copy view [2·kvh·slots, d] of the shard's one ArrayBuffer.
+  const layerFloats = 2 * kvh * poolSlots * d;
+  for (let l = 0; l < cfg.numLayers; l++) {
+    feeds[GraphInput.kvPool(l)] = new ort.Tensor('float32', pool.subarray(l * layerFloats, (l + 1) * layerFloats), [2 * kvh * poolSlots, d]);
+  }
   const outIndex = new Int32Array(T);
   let groupBase = 0;
   planAttentionGroups(seqs).forEach((group, gi) => {
     addGroupFeeds(feeds, gi, group, step, rowStart, outIndex, groupBase, cfg.slidingWindow);
-    feeds[GraphInput.qShape(gi)] = i64([group.batch, group.queryLen, kvh, G, d]);
-    feeds[GraphInput.cacheShape(gi)] = i64([kvh, group.batch, 1, group.cachedLen, d]);
     feeds[GraphInput.splitSizes(gi)] = i64([group.cachedLen, group.queryLen]);
-    feeds[GraphInput.newShape(gi)] = i64([group.batch, group.queryLen, kvh, d]);
     groupBase += group.batch * group.queryLen;
   });
   feeds[GraphInput.attnOutIndex] = i64(outIndex);
@@ -110,8 +112,8 @@ function addGroupFeeds(
       for (let k = Math.max(0, lowest - cached); k <= q; k++) mask[m + P + k] = 0;
     }
   });
-  feeds[GraphInput.qIndex(gi)] = new ort.Tensor('int64', qIndex, [B * S]);
-  feeds[GraphInput.newIndex(gi)] = new ort.Tensor('int64', newIndex, [B * S]);
-  feeds[GraphInput.cacheIndex(gi)] = new ort.Tensor('int64', cacheIndex, [B * P]);
-  feeds[GraphInput.mask(gi)] = new ort.Tensor('float32', mask, [B, 1, S, C]);
+  feeds[GraphInput.qIndex(gi)] = new ort.Tensor('int64', qIndex, [B, S]);
+  feeds[GraphInput.newIndex(gi)] = new ort.Tensor('int64', newIndex, [1, B, S]);
+  feeds[GraphInput.cacheIndex(gi)] = new ort.Tensor('int64', cacheIndex, [1, 1, B, P]);
+  feeds[GraphInput.mask(gi)] = new ort.Tensor('float32', mask, [B, S, C]);
 }

@@ -27,7 +27,8 @@ export const GraphInput = {
   inputIds: 'input_ids',
   ropeCos: 'rope_cos',
   ropeSin: 'rope_sin',
-  kvPool: 'kv_pool',
+  ropePositions: 'rope_positions',
+  kvPool: (layer: number) => `kv_pool_${layer}`,
   kvStride: 'kv_stride',
   attnOutIndex: 'attn_out_index',
   logitRows: 'logit_rows',
@@ -37,9 +38,6 @@ export const GraphInput = {
   cacheIndex: (g: number) => `cache_index_${g}`,
   newIndex: (g: number) => `new_index_${g}`,
   mask: (g: number) => `mask_${g}`,
-  qShape: (g: number) => `q_shape_${g}`,
-  cacheShape: (g: number) => `cache_shape_${g}`,
-  newShape: (g: number) => `new_shape_${g}`,
   splitSizes: (g: number) => `split_sizes_${g}`,
 } as const;
 
@@ -55,6 +53,7 @@ class SegmentEmitter {
   readonly segments: GraphSegment[] = [];
   g: OnnxGraphBuilder;
   private kvOutputs: { layer: number; k: string; v: string }[] = [];
+  private memo = new Map<string, string>();
   private takesReduced = false;
 
   constructor(
@@ -66,6 +65,16 @@ class SegmentEmitter {
 
   private newBuilder(): OnnxGraphBuilder {
     return new OnnxGraphBuilder(`arbor_shard${this.ctx.layout.rank}_seg${this.segments.length}`, this.file);
+  }
+
+  /** A value built once per segment graph (step-wide index math shared by every layer in it). */
+  once(key: string, build: () => string): string {
+    let v = this.memo.get(key);
+    if (v === undefined) {
+      v = build();
+      this.memo.set(key, v);
+    }
+    return v;
   }
 
   addKv(layer: number, k: string, v: string): void {
@@ -103,6 +112,7 @@ class SegmentEmitter {
       endsInReduce,
     });
     this.kvOutputs = [];
+    this.memo = new Map();
     this.g = this.newBuilder();
   }
 
@@ -118,56 +128,70 @@ function rmsNorm(g: OnnxGraphBuilder, x: string, weightName: string, weight: Flo
   return g.op('SimplifiedLayerNormalization', [x, scale], { axis: -1, epsilon: eps, stash_type: 1 });
 }
 
-/** Rotate-half rotary embedding of x [T, heads, D] with cos/sin [T, D/2]. */
-function rotary(g: OnnxGraphBuilder, x: string, headDim: number): string {
-  const cos = g.op('Unsqueeze', [g.input(GraphInput.ropeCos, DType.float, ['T', headDim / 2]), g.constI64([1])]);
-  const sin = g.op('Unsqueeze', [g.input(GraphInput.ropeSin, DType.float, ['T', headDim / 2]), g.constI64([1])]);
-  const [x1, x2] = g.opN('Split', [x, g.constI64([headDim / 2, headDim / 2])], 2, { axis: -1 });
-  const a = g.op('Sub', [g.op('Mul', [x1!, cos]), g.op('Mul', [x2!, sin])]);
-  const b = g.op('Add', [g.op('Mul', [x2!, cos]), g.op('Mul', [x1!, sin])]);
-  return g.op('Concat', [a, b], { axis: -1 });
+/**
+ * Rotate-half rotary embedding (com.microsoft RotaryEmbedding) of x [T, heads·d]; returns
+ * [T, heads, d]. The cos/sin rows are the step's tokens' own (position_ids 0..T-1 index them).
+ */
+function rotary(g: OnnxGraphBuilder, x: string, heads: number, headDim: number): string {
+  const I = GraphInput;
+  const rotated = g.op(
+    'RotaryEmbedding',
+    [
+      g.op('Unsqueeze', [x, g.constI64([0])]),
+      g.input(I.ropePositions, DType.int64, [1, 'T']),
+      g.input(I.ropeCos, DType.float, ['T', headDim / 2]),
+      g.input(I.ropeSin, DType.float, ['T', headDim / 2]),
+    ],
+    { interleaved: 0 },
+    'com.microsoft',
+  );
+  return g.op('Reshape', [rotated, g.constI64([-1, heads, headDim])]);
+}
+
+/** Per-layer views of this step's new tokens, shaped for every group's gathers. */
+interface LayerAttention {
+  readonly layer: number;
+  /** Queries [kvh, G, T, d]. */
+  readonly qT: string;
+  /** New keys and values [kvh, T, d]. */
+  readonly kT: string;
+  readonly vT: string;
 }
 
 /**
- * Scaled-dot-product attention for one padded group. The KV pool is laid out head-major
- * ([layers, 2, kvHeads, slots, headDim]) so one Gather yields K and V already as
- * [kvHeads, B, P, d]: the cached context is copied once per layer, never transposed or
- * concatenated. Scores against the cached and the new keys are computed apart and joined (they are
- * small), as are the two halves of the probability-weighted sum.
+ * Scaled-dot-product attention for one padded group (B sequences × S queries × P cached + S new
+ * keys). Each layer's KV pool is head-major ([2, kvHeads, slots, d], a view of the shard's pool),
+ * so one Gather per K and V yields the cached context as [kvh, 1, B, P, d]: it is copied once per
+ * layer, never transposed or concatenated. Scores against cached and new keys are computed apart
+ * and joined (they are small), as are the two halves of the probability-weighted sum.
  */
-function groupAttention(g: OnnxGraphBuilder, ctx: BuildContext, layer: number, gi: number, q: string, k: string, v: string): string {
+function groupAttention(em: SegmentEmitter, ctx: BuildContext, a: LayerAttention, gi: number): string {
   const { kvHeadsLocal: kvh, headDim: d, headsLocal } = ctx.layout;
   const I = GraphInput;
-  const pool = g.input(I.kvPool, DType.float, ['pool_rows', d]);
-  const stride = g.input(I.kvStride, DType.int64, [1]);
-  const cacheIdx = g.op('Unsqueeze', [g.input(I.cacheIndex(gi), DType.int64, [`M${gi}`]), g.constI64([0])]); // [1, B·P]
-  const newIdx = g.input(I.newIndex(gi), DType.int64, [`N${gi}`]);
-  const reshape = (x: string, shape: string) => g.op('Reshape', [x, shape], { allowzero: 1 });
-  const cacheShape = g.input(I.cacheShape(gi), DType.int64, [5]); // [kvh, B, 1, P, d]
-  const newShape = g.input(I.newShape(gi), DType.int64, [4]); // [B, S, kvh, d]
-  const heads = Array.from({ length: kvh }, (_, h) => h);
-  const cachedOf = (which: 0 | 1) => {
-    const rowsPerHead = g.op('Mul', [stride, g.constI64(heads.map((h) => (2 * layer + which) * kvh + h))]);
-    const idx = g.op('Add', [cacheIdx, g.op('Unsqueeze', [rowsPerHead, g.constI64([1])])]); // [kvh, B·P]
-    return reshape(g.op('Gather', [pool, idx], { axis: 0 }), cacheShape); // [kvh, B, 1, P, d]
-  };
-  const newOf = (fresh: string) =>
-    g.op('Unsqueeze', [g.op('Transpose', [reshape(g.op('Gather', [fresh, newIdx], { axis: 0 }), newShape)], { perm: [2, 0, 1, 3] }), g.constI64([2])]); // [kvh, B, 1, S, d]
-  const qg = g.op('Transpose', [
-    reshape(g.op('Gather', [q, g.input(I.qIndex(gi), DType.int64, [`N${gi}`])], { axis: 0 }), g.input(I.qShape(gi), DType.int64, [5])),
-  ], { perm: [2, 0, 3, 1, 4] }); // [kvh, B, G, S, d]
+  const g = em.g;
+  // Pool rows of head h's K for each cached token: slot + h·slots (V: + kvh·slots more).
+  const keyRows = em.once(`keys${gi}`, () => {
+    const stride = g.input(I.kvStride, DType.int64, [1]);
+    const heads = g.op('Reshape', [g.op('Mul', [stride, g.constI64(Array.from({ length: kvh }, (_, h) => h))]), g.constI64([kvh, 1, 1, 1])]);
+    return g.op('Add', [g.input(I.cacheIndex(gi), DType.int64, [1, 1, `B${gi}`, `P${gi}`]), heads]); // [kvh, 1, B, P]
+  });
+  const valueRows = em.once(`values${gi}`, () => g.op('Add', [keyRows, g.op('Mul', [g.input(I.kvStride, DType.int64, [1]), g.constI64([kvh])])]));
+  const pool = g.input(I.kvPool(a.layer), DType.float, ['pool_rows', d]);
+  const newIdx = g.input(I.newIndex(gi), DType.int64, [1, `B${gi}`, `S${gi}`]);
+  const qg = g.op('Gather', [a.qT, g.input(I.qIndex(gi), DType.int64, [`B${gi}`, `S${gi}`])], { axis: 2 }); // [kvh, G, B, S, d]
   const scale = { alpha: 1 / Math.sqrt(d), transA: 0, transB: 1 };
-  const vc = cachedOf(1);
-  const vn = newOf(v);
   const scores = g.op('Concat', [
-    g.op('FusedMatMul', [qg, cachedOf(0)], scale, 'com.microsoft'),
-    g.op('FusedMatMul', [qg, newOf(k)], scale, 'com.microsoft'),
-  ], { axis: -1 }); // [kvh, B, G, S, P+S]
-  const mask = g.input(I.mask(gi), DType.float, [`B${gi}`, 1, `S${gi}`, `C${gi}`]);
+    g.op('FusedMatMul', [qg, g.op('Gather', [pool, keyRows], { axis: 0 })], scale, 'com.microsoft'),
+    g.op('FusedMatMul', [qg, g.op('Gather', [a.kT, newIdx], { axis: 1 })], scale, 'com.microsoft'),
+  ], { axis: -1 }); // [kvh, G, B, S, P+S]
+  const mask = g.input(I.mask(gi), DType.float, [`B${gi}`, `S${gi}`, `C${gi}`]);
   const probs = g.op('Softmax', [g.op('Add', [scores, mask])], { axis: -1 });
   const [pc, pn] = g.opN('Split', [probs, g.input(I.splitSizes(gi), DType.int64, [2])], 2, { axis: -1 });
-  const out = g.op('Add', [g.op('MatMul', [pc!, vc]), g.op('MatMul', [pn!, vn])]); // [kvh, B, G, S, d]
-  return g.op('Reshape', [g.op('Transpose', [out], { perm: [1, 3, 0, 2, 4] }), g.constI64([-1, headsLocal * d])]);
+  const out = g.op('Add', [
+    g.op('MatMul', [pc!, g.op('Gather', [pool, valueRows], { axis: 0 })]),
+    g.op('MatMul', [pn!, g.op('Gather', [a.vT, newIdx], { axis: 1 })]),
+  ]); // [kvh, G, B, S, d]
+  return g.op('Reshape', [g.op('Transpose', [out], { perm: [2, 3, 0, 1, 4] }), g.constI64([-1, headsLocal * d])]);
 }
 
 function emitAttention(em: SegmentEmitter, ctx: BuildContext, layer: number, x: string): string {
@@ -191,17 +215,26 @@ function emitAttention(em: SegmentEmitter, ctx: BuildContext, layer: number, x: 
   const qkvOut = (hl + 2 * kvl) * d;
   const qkv = emitLinear(g, x, `${p}.qkv`, concatRows([wq, wk, wv]), qkvOut, H, dtype, bias);
   const [qf, kf, vf] = g.opN('Split', [qkv, g.constI64([hl * d, kvl * d, kvl * d])], 3, { axis: -1 });
-  let q = g.op('Reshape', [qf!, g.constI64([0, hl, d])]);
-  let k = g.op('Reshape', [kf!, g.constI64([0, kvl, d])]);
-  const v = g.op('Reshape', [vf!, g.constI64([0, kvl, d])]);
+  let qFlat = qf!;
+  let kFlat = kf!;
   if (cfg.architecture.qkNorm) {
-    q = rmsNorm(g, q, `${p}.q_norm`, w.get(`${p}.q_norm.weight`, [d]).data, cfg.rmsNormEps);
-    k = rmsNorm(g, k, `${p}.k_norm`, w.get(`${p}.k_norm.weight`, [d]).data, cfg.rmsNormEps);
+    const perHead = (x: string, heads: number, name: string) =>
+      g.op('Reshape', [rmsNorm(g, g.op('Reshape', [x, g.constI64([0, heads, d])]), name, w.get(`${name}.weight`, [d]).data, cfg.rmsNormEps), g.constI64([0, heads * d])]);
+    qFlat = perHead(qFlat, hl, `${p}.q_norm`);
+    kFlat = perHead(kFlat, kvl, `${p}.k_norm`);
   }
-  q = rotary(g, q, d);
-  k = rotary(g, k, d);
+  const q = rotary(g, qFlat, hl, d); // [T, hl, d]
+  const k = rotary(g, kFlat, kvl, d); // [T, kvl, d]
+  const v = g.op('Reshape', [vf!, g.constI64([0, kvl, d])]);
   em.addKv(layer, k, v);
-  const groups = Array.from({ length: ATTENTION_GROUPS }, (_, gi) => groupAttention(g, ctx, layer, gi, q, k, v));
+  const group = cfg.numHeads / cfg.numKvHeads;
+  const a: LayerAttention = {
+    layer,
+    qT: g.op('Transpose', [g.op('Reshape', [q, g.constI64([0, kvl, group, d])])], { perm: [1, 2, 0, 3] }),
+    kT: g.op('Transpose', [k], { perm: [1, 0, 2] }),
+    vT: g.op('Transpose', [v], { perm: [1, 0, 2] }),
+  };
+  const groups = Array.from({ length: ATTENTION_GROUPS }, (_, gi) => groupAttention(em, ctx, a, gi));
   const attn = g.op('Gather', [g.op('Concat', groups, { axis: 0 }), g.input(GraphInput.attnOutIndex, DType.int64, ['T'])], { axis: 0 });
   const wo = sliceCols(w.get(`${p}.o_proj.weight`, [H, qRows]).data, H, qRows, rank * hl * d, hl * d);
   const oBias = cfg.architecture.oBias && rank === 0 ? w.get(`${p}.o_proj.bias`, [H]).data : undefined;
