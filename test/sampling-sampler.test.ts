@@ -260,3 +260,15 @@ t.test('rows that cannot be sampled are SamplingErrors', async (t) => {
   const masked = Float32Array.from([-Infinity, -Infinity, -Infinity, -Infinity]);
   t.throws(() => sampler.sample(masked, params(), state), SamplingError);
 });
+
+t.test('greedyToken equals the greedy sample, penalties and bias included', (t) => {
+  const sampler = new Sampler(64);
+  for (let trial = 0; trial < 50; trial++) {
+    const logits = Float32Array.from({ length: 64 }, (_, i) => Math.sin(i * 12.9898 + trial * 78.233) * 4);
+    const params = { ...DEFAULT_SAMPLING_PARAMS, temperature: 0, repetitionPenalty: 1.3, frequencyPenalty: 0.5, logitBias: { [trial % 64]: 2 } };
+    const state = createSamplingState([1, 2, 3, trial % 64], 7);
+    recordOutputToken(state, (trial * 5) % 64);
+    t.equal(sampler.greedyToken(logits, params, state), sampler.sample(logits, params, state).token);
+  }
+  t.end();
+});

@@ -1,5 +1,5 @@
 import type { ModelTokenizer } from '../tokenizer/tokenizer.js';
-import { Sampler } from './sampling.js';
+import { GREEDY_TEMPERATURE, Sampler } from './sampling.js';
 import { recordOutputToken } from './sampling-state.js';
 import { logSoftmaxAt, topK } from './sampling-logprobs.js';
 import type { RequestState } from './request-state.js';
@@ -44,12 +44,16 @@ export class OutputProcessor {
   /** Samples the next token from `row`, appends it, and returns a finish when one applies. */
   sample(r: RequestState, row: Float32Array): Finish | null {
     const q = r.req;
-    const s = this.sampler.sample(row, q.sampling, r.sampling, q.logprobs ? q.topLogprobs : 0);
-    const token = s.token;
+    let token: number;
+    if (!q.logprobs && q.sampling.temperature <= GREEDY_TEMPERATURE) token = this.sampler.greedyToken(row, q.sampling, r.sampling);
+    else {
+      const s = this.sampler.sample(row, q.sampling, r.sampling, q.logprobs ? q.topLogprobs : 0);
+      token = s.token;
+      if (q.logprobs) r.pendingLogprobs.push(s.topLogprobs ? { token, logprob: s.logprob, topLogprobs: s.topLogprobs } : { token, logprob: s.logprob });
+    }
     recordOutputToken(r.sampling, token);
     r.outputIds.push(token);
     r.pendingTokens.push(token);
-    if (q.logprobs) r.pendingLogprobs.push(s.topLogprobs ? { token, logprob: s.logprob, topLogprobs: s.topLogprobs } : { token, logprob: s.logprob });
     const n = r.outputIds.length;
     if (n > q.minTokens) {
       if (q.stopTokenIds.includes(token)) return { reason: 'stop', matched: token };

@@ -61,6 +61,19 @@ export class Sampler {
    * @param wantTopLogprobs how many most likely tokens to report (0: no `topLogprobs`).
    * @throws SamplingError when the row's width is not `vocabSize` or no logit is finite.
    */
+  /**
+   * The greedy token (penalties and bias applied, first index on ties) without computing any
+   * probability: the per-step fast path when a greedy request asked for no logprobs.
+   */
+  greedyToken(logits: Float32Array, params: SamplingParams, state: SamplingState): number {
+    if (logits.length !== this.vocabSize) {
+      throw new SamplingError(`logits row has width ${logits.length}, the sampler ${this.vocabSize}`);
+    }
+    this.work.set(logits);
+    applyPenalties(this.work, params, state);
+    return argmax(this.work);
+  }
+
   sample(logits: Float32Array, params: SamplingParams, state: SamplingState, wantTopLogprobs = 0): SampledToken {
     if (logits.length !== this.vocabSize) {
       throw new SamplingError(`logits row has width ${logits.length}, the sampler ${this.vocabSize}`);
