@@ -44,6 +44,8 @@ export function summarize(r: WorkloadReport): { markdown: string; json: Record<s
   lines.push(`${date} · ${machine}`);
   lines.push('');
   lines.push(`Settings: ${r.settings}. Metric: ${r.metric}.`);
+  const nPairs = Math.min(...[...r.result.samples.values()].map((x) => x.length));
+  if (nPairs < 5) lines.push(`- REDUCED: ${nPairs} pairs (BENCHMARKS.md asks for ≥ 5) to keep the run near 10 minutes on this machine.`);
   for (const n of r.notes) lines.push(`- ${n}`);
   lines.push('');
   const sysNames = [...r.result.samples.keys()];
