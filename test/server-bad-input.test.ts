@@ -83,7 +83,7 @@ const cases: Case[] = [
   completion({ prompt: [1, 'a'] }, /^prompt\[1\]: must be a finite number/),
   completion({ prompt: [[1, 2], 5] }, /^prompt\[1\]: must be a string or a list of token ids/),
   completion({ prompt: longIds }, /^prompt: has 300 tokens/),
-  completion({ prompt: 'word '.repeat(400) }, /^prompt: has \d+ tokens; the context length is 256/),
+  completion({ prompt: 'word '.repeat(400) }, /^prompt: has \d+ tokens; at most 255 fit \(context length 256/),
   completion({ model: 5 }, /^model: must be a string/),
   completion({ max_tokens: -1 }, /^max_tokens: must be >= 0/),
   completion({ temperature: 3 }, /^temperature: must be <= 2/),

@@ -2,8 +2,9 @@
  * Shared pieces of the benchmark programs: paths, the machine line, statistics, deterministic token
  * ids, the interleaved (A B A B …) pair loop and the "others' CPU" meter.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { OtherCpuMeter, waitForQuiet } from '../../tools/lib/cpu-load.js';
@@ -78,11 +79,41 @@ function pkgVersion(path: string): string {
   }
 }
 
+/**
+ * Which arbor is measured: with $ARBOR_DIST, the COMMIT file beside that build's dist/ (written by
+ * whoever built it), else this checkout's HEAD (+dirty when src/ has uncommitted changes).
+ */
+export function arborVersion(): string {
+  const dist = process.env['ARBOR_DIST'];
+  if (dist) {
+    const f = join(dirname(dirname(dist.replace(/^file:\/\//, ''))), 'COMMIT');
+    return existsSync(f) ? `arbor ${readFileSync(f, 'utf8').trim()} (${dist})` : `arbor from ${dist}`;
+  }
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_DIR, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: REPO_DIR, encoding: 'utf8' }).trim() !== '';
+    return `arbor ${head}${dirty ? '+dirty src' : ''}`;
+  } catch {
+    return 'arbor (unknown commit)';
+  }
+}
+
+/**
+ * arbor's graph/session cache folder for a benchmark engine. q8/q4: a fresh folder per engine —
+ * sessions reloaded from arbor's cache (the saved pre-packed MatMulNBits model) produced
+ * non-finite / wrong logits at commits 354b084 and 46674d9 (reported to the lead); fp32 reloads
+ * correctly and uses the default cache.
+ */
+export function arborCacheDir(dtype: ArborDType): { cacheDir?: string } {
+  if (dtype === 'fp32' || process.env['ARBOR_BENCH_SHARED_CACHE']) return {};
+  return { cacheDir: mkdtempSync(join(tmpdir(), 'arbor-bench-cache-')) };
+}
+
 /** CPU, cores, memory, Node, onnxruntime-node and node-llama-cpp versions. */
 export function machineLine(): string {
   const ort = pkgVersion(join(REPO_DIR, 'node_modules', 'onnxruntime-node', 'package.json'));
   const nlc = pkgVersion(join(PEERS_DIR, 'node_modules', 'node-llama-cpp', 'package.json'));
-  return `${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, onnxruntime-node ${ort}, node-llama-cpp ${nlc}`;
+  return `${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, onnxruntime-node ${ort}, node-llama-cpp ${nlc}; ${arborVersion()}`;
 }
 
 export const median = (xs: readonly number[]): number => {

@@ -10,7 +10,7 @@
  *   in `threads` worker threads at once (bytes copied per second, i.e. counting the read side).
  * node-llama-cpp's prefill and decode on the same formula are printed for reference.
  */
-import { Worker } from 'node:worker_threads';
+import { arborCacheDir, Worker } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import { TokenIds, arborBytesPerWeight, fmt, importArbor, interleave, matmulParams, median, modelDir, readConfig, specialIds, ggufPath } from '../lib/common.js';
@@ -103,7 +103,7 @@ export async function runLimits(o: LimitsOptions): Promise<void> {
   const prompt = (pair: number) => new TokenIds(31337 + pair * 982451653, cfg.vocab_size, avoid).take(o.promptLen);
 
   const { Engine } = await importArbor();
-  const engine = await Engine.create({ model: modelDir(o.model), dtype: o.dtype, threadsPerShard: o.threads });
+  const engine = await Engine.create({ model: modelDir(o.model), dtype: o.dtype, threadsPerShard: o.threads, ...arborCacheDir(o.dtype) });
   const model = await loadModel(ggufPath(o.model, o.dtype), o.threads);
   const ctx = await model.createContext({ contextSize: o.promptLen + o.outputLen + 8, sequences: 1, threads: o.threads });
   const seq = ctx.getSequence();

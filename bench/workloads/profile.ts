@@ -11,7 +11,7 @@
  * The parent re-runs this program as children with the needed Node flags and then summarises the
  * .cpuprofile files (written under bench/results/cpuprof-<time>/).
  */
-import { spawnSync } from 'node:child_process';
+import { arborCacheDir, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -41,7 +41,7 @@ export async function runProfileChild(o: ProfileOptions & { label: string }): Pr
   const cfg = readConfig(o.model);
   const ids = new TokenIds(2024, cfg.vocab_size, specialIds(cfg));
   const { Engine } = await importArbor();
-  const engine = await Engine.create({ model: modelDir(o.model), dtype: o.dtype, threadsPerShard: o.threads });
+  const engine = await Engine.create({ model: modelDir(o.model), dtype: o.dtype, threadsPerShard: o.threads, ...arborCacheDir(o.dtype) });
   const settle = () => new Promise((r) => setTimeout(r, 50));
 
   const stream = async (prompts: number[][], out: number) => {

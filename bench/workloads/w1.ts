@@ -9,7 +9,7 @@
  * Every pair gets fresh token ids (seeded by the pair index) and arbor's cache is flushed before
  * each run, so no run reuses another run's prefixes.
  */
-import { TokenIds, fmt, importArbor, interleave, median, readConfig, specialIds, ggufPath, modelDir } from '../lib/common.js';
+import { arborCacheDir, TokenIds, fmt, importArbor, interleave, median, readConfig, specialIds, ggufPath, modelDir } from '../lib/common.js';
 import type { ArborDType, SystemUnderTest, Sample } from '../lib/common.js';
 import { loadModel, scoreAfterPrefix, toTokens } from '../lib/nlc.js';
 import type { NlcSequence } from '../lib/nlc.js';
@@ -78,9 +78,10 @@ export async function runW1(o: W1Options): Promise<void> {
 
   const { Engine } = await importArbor();
   const common = { model: modelDir(o.model), dtype: o.dtype, threadsPerShard: o.threads } as const;
+  const cache = () => arborCacheDir(o.dtype);
   console.log(`loading arbor (${o.dtype}) ×2 and node-llama-cpp (${ggufPath(o.model, o.dtype)}) …`);
-  const arbor = await Engine.create({ ...common });
-  const arborOff = await Engine.create({ ...common, radixCache: false });
+  const arbor = await Engine.create({ ...common, ...cache() });
+  const arborOff = await Engine.create({ ...common, radixCache: false, ...cache() });
   const model = await loadModel(ggufPath(o.model, o.dtype), o.threads);
   const ctxLen = o.prefix + o.suffixLen + 16;
 

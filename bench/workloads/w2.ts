@@ -6,7 +6,7 @@
  * node-llama-cpp: one context with one sequence per concurrent request (its batching merges the
  * sequences' tokens into one decode); every request is its own sequence, all started at once.
  */
-import { TokenIds, importArbor, interleave, median, modelDir, percentile, readConfig, specialIds, ggufPath } from '../lib/common.js';
+import { arborCacheDir, TokenIds, importArbor, interleave, median, modelDir, percentile, readConfig, specialIds, ggufPath } from '../lib/common.js';
 import type { ArborDType, Sample, SystemUnderTest } from '../lib/common.js';
 import { generateN, loadModel } from '../lib/nlc.js';
 import { publish } from '../lib/report.js';
@@ -46,7 +46,7 @@ export async function runW2(o: W2Options): Promise<void> {
   };
   const { Engine } = await importArbor();
   console.log('loading arbor and node-llama-cpp …');
-  const engine = await Engine.create({ model: modelDir(o.model), dtype: o.dtype, threadsPerShard: o.threads });
+  const engine = await Engine.create({ model: modelDir(o.model), dtype: o.dtype, threadsPerShard: o.threads, ...arborCacheDir(o.dtype) });
   const model = await loadModel(ggufPath(o.model, o.dtype), o.threads);
   const ctx = await model.createContext({ contextSize: o.promptLen + o.outputLen + 8, sequences: o.requests, threads: o.threads });
   const seqs = Array.from({ length: o.requests }, () => ctx.getSequence());

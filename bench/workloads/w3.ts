@@ -4,7 +4,7 @@
  * flushed, node-llama-cpp's sequence cleared), so the TTFT is a cold prefill.
  * Compared at matching precision: arbor fp32/q8/q4 ↔ GGUF F32/Q8_0/Q4_0.
  */
-import { TokenIds, importArbor, interleave, modelDir, readConfig, specialIds, ggufPath } from '../lib/common.js';
+import { arborCacheDir, TokenIds, importArbor, interleave, modelDir, readConfig, specialIds, ggufPath } from '../lib/common.js';
 import type { ArborDType, Sample, SystemUnderTest } from '../lib/common.js';
 import { generateN, loadModel } from '../lib/nlc.js';
 import { publish } from '../lib/report.js';
@@ -30,7 +30,7 @@ export async function runW3(o: W3Options): Promise<void> {
   const prompt = (pair: number) => new TokenIds(9000 + pair * 15485863, cfg.vocab_size, avoid).take(o.promptLen);
   const { Engine } = await importArbor();
   console.log('loading arbor and node-llama-cpp …');
-  const engine = await Engine.create({ model: modelDir(o.model), dtype: o.dtype, threadsPerShard: o.threads });
+  const engine = await Engine.create({ model: modelDir(o.model), dtype: o.dtype, threadsPerShard: o.threads, ...arborCacheDir(o.dtype) });
   const model = await loadModel(ggufPath(o.model, o.dtype), o.threads);
   const ctx = await model.createContext({ contextSize: o.promptLen + o.outputLen + 8, sequences: 1, threads: o.threads });
   const seq = ctx.getSequence();

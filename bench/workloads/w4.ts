@@ -13,7 +13,7 @@
  * its sequence does not already hold (its own prefix reuse); it cannot share the system prompt
  * between sequences.
  */
-import { TokenIds, importArbor, interleave, modelDir, readConfig, specialIds, ggufPath, fmt, median } from '../lib/common.js';
+import { arborCacheDir, TokenIds, importArbor, interleave, modelDir, readConfig, specialIds, ggufPath, fmt, median } from '../lib/common.js';
 import type { ArborDType, SystemUnderTest } from '../lib/common.js';
 import { loadModel, toTokens } from '../lib/nlc.js';
 import { publish } from '../lib/report.js';
@@ -56,7 +56,7 @@ export async function runW4(o: W4Options): Promise<void> {
 
   const { Engine } = await importArbor();
   console.log('loading arbor and node-llama-cpp …');
-  const engine = await Engine.create({ model: modelDir(o.model), dtype: o.dtype, threadsPerShard: o.threads });
+  const engine = await Engine.create({ model: modelDir(o.model), dtype: o.dtype, threadsPerShard: o.threads, ...arborCacheDir(o.dtype) });
   const model = await loadModel(ggufPath(o.model, o.dtype), o.threads);
   const ctxLen = o.systemLen + o.turns * (o.turnIn + o.turnOut) + 16;
   const ctx = await model.createContext({ contextSize: ctxLen, sequences: o.conversations, threads: o.threads });
