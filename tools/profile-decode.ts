@@ -24,8 +24,8 @@
  *   overhead is the runtime step minus both.
  * - **profiler**: a session with `enableProfiling`; each node is charged its median kernel time
  *   over the profiled runs. Gives per-operator detail, but ORT's profiler adds ≈ 5 µs inside every
- *   kernel's time and ≈ 7 µs between kernels, which on a 2,600-node decode graph exceeds the
- *   unprofiled step itself, so its class totals are reported, not subtracted from the step.
+ *   kernel's time and ≈ 7 µs between kernels, which on bench-135m's 1,800-node decode graph
+ *   exceeds the unprofiled step itself, so its class totals are reported, not subtracted from it.
  */
 import ort from 'onnxruntime-node';
 import { existsSync, linkSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
