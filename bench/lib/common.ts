@@ -3,7 +3,7 @@
  * ids, the interleaved (A B A B …) pair loop and the "others' CPU" meter.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -106,8 +106,12 @@ export function arborVersion(): string {
  */
 export function arborCacheDir(dtype: ArborDType): { cacheDir?: string } {
   if (dtype === 'fp32' || process.env['ARBOR_BENCH_SHARED_CACHE']) return {};
-  return { cacheDir: mkdtempSync(join(tmpdir(), 'arbor-bench-cache-')) };
+  const dir = mkdtempSync(join(tmpdir(), 'arbor-bench-cache-'));
+  if (freshCaches.length === 0) process.once('exit', () => freshCaches.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  freshCaches.push(dir);
+  return { cacheDir: dir };
 }
+const freshCaches: string[] = [];
 
 /** CPU, cores, memory, Node, onnxruntime-node and node-llama-cpp versions. */
 export function machineLine(): string {

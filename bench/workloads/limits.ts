@@ -10,10 +10,10 @@
  *   in `threads` worker threads at once (bytes copied per second, i.e. counting the read side).
  * node-llama-cpp's prefill and decode on the same formula are printed for reference.
  */
-import { arborCacheDir, Worker } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
-import { TokenIds, arborBytesPerWeight, fmt, importArbor, interleave, matmulParams, median, modelDir, readConfig, specialIds, ggufPath } from '../lib/common.js';
+import { arborCacheDir, TokenIds, arborBytesPerWeight, fmt, importArbor, interleave, matmulParams, median, modelDir, readConfig, specialIds, ggufPath } from '../lib/common.js';
 import type { ArborDType, SystemUnderTest } from '../lib/common.js';
 import { generateN, loadModel } from '../lib/nlc.js';
 import { publish } from '../lib/report.js';

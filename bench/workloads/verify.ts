@@ -6,7 +6,7 @@
  * formats differ (arbor: MatMulNBits blocks of 32 / 128 with zero points; GGUF Q8_0 / Q4_0: blocks
  * of 32, symmetric), so agreement is statistical; arbor fp32 is printed as the reference.
  */
-import { TokenIds, fmt, importArbor, median, modelDir, readConfig, specialIds, ggufPath } from '../lib/common.js';
+import { arborCacheDir, TokenIds, fmt, importArbor, median, modelDir, readConfig, specialIds, ggufPath } from '../lib/common.js';
 import type { ArborDType } from '../lib/common.js';
 import { generateN, loadModel, withProbabilities } from '../lib/nlc.js';
 import type { Token } from '../lib/nlc.js';
@@ -35,7 +35,7 @@ export async function runVerify(o: VerifyOptions): Promise<void> {
   const { Engine } = await importArbor();
 
   const arborScore = async (dtype: ArborDType): Promise<Scored> => {
-    const engine = await Engine.create({ model: modelDir(o.model), dtype, threadsPerShard: o.threads });
+    const engine = await Engine.create({ model: modelDir(o.model), dtype, threadsPerShard: o.threads, ...arborCacheDir(dtype) });
     const out: Scored = { greedy: [], lp: [], top: [] };
     for (const p of prompts) {
       const g = await engine.generate({ inputIds: p, maxTokens: GEN, temperature: 0, ignoreEos: true });
