@@ -272,3 +272,16 @@ t.test('greedyToken equals the greedy sample, penalties and bias included', (t) 
   }
   t.end();
 });
+
+t.test('greedyToken without penalties reads the row in place: same token, first index on ties', (t) => {
+  const sampler = new Sampler(64);
+  const plain = { ...DEFAULT_SAMPLING_PARAMS, temperature: 0 };
+  for (let trial = 0; trial < 50; trial++) {
+    const logits = Float32Array.from({ length: 64 }, (_, i) => Math.round(Math.sin(i * 12.9898 + trial * 78.233) * 3));
+    const state = createSamplingState([1, 2, 3], 7);
+    const token = sampler.greedyToken(logits, plain, state);
+    t.equal(token, sampler.sample(logits, plain, state).token);
+    t.equal(token, logits.indexOf(Math.max(...logits)), `trial ${trial}: first maximal index`);
+  }
+  t.end();
+});

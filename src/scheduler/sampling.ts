@@ -56,12 +56,6 @@ export class Sampler {
   }
 
   /**
-   * Samples one token. `params` must have passed `validateSamplingParams`; `state` is not updated
-   * (call `recordOutputToken` once the token is accepted). Draws one number from `state.rng` unless greedy.
-   * @param wantTopLogprobs how many most likely tokens to report (0: no `topLogprobs`).
-   * @throws SamplingError when the row's width is not `vocabSize` or no logit is finite.
-   */
-  /**
    * The greedy token (penalties and bias applied, first index on ties) without computing any
    * probability: the per-step fast path when a greedy request asked for no logprobs.
    */
@@ -69,11 +63,19 @@ export class Sampler {
     if (logits.length !== this.vocabSize) {
       throw new SamplingError(`logits row has width ${logits.length}, the sampler ${this.vocabSize}`);
     }
+    // Without penalties or bias the row is read in place: copying 10⁵ logits per row per step showed in profiles.
+    if (!hasAdjustments(params)) return argmax(logits);
     this.work.set(logits);
     applyPenalties(this.work, params, state);
     return argmax(this.work);
   }
 
+  /**
+   * Samples one token. `params` must have passed `validateSamplingParams`; `state` is not updated
+   * (call `recordOutputToken` once the token is accepted). Draws one number from `state.rng` unless greedy.
+   * @param wantTopLogprobs how many most likely tokens to report (0: no `topLogprobs`).
+   * @throws SamplingError when the row's width is not `vocabSize` or no logit is finite.
+   */
   sample(logits: Float32Array, params: SamplingParams, state: SamplingState, wantTopLogprobs = 0): SampledToken {
     if (logits.length !== this.vocabSize) {
       throw new SamplingError(`logits row has width ${logits.length}, the sampler ${this.vocabSize}`);
@@ -185,10 +187,23 @@ function applyPenalties(work: Float64Array, params: SamplingParams, state: Sampl
   for (const key in logitBias) work[Number(key)] = work[Number(key)]! + logitBias[Number(key)]!;
 }
 
-/** Index of the largest entry, the first one on ties. */
-function argmax(values: Float64Array): number {
+function hasAdjustments(params: SamplingParams): boolean {
+  if (params.repetitionPenalty !== 1 || params.frequencyPenalty !== 0 || params.presencePenalty !== 0) return true;
+  for (const _ in params.logitBias) return true;
+  return false;
+}
+
+/** Index of the largest entry, the first one on ties (NaN never wins). */
+function argmax(values: Float32Array | Float64Array): number {
   let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
+  let top = values[0]!;
+  for (let i = 1; i < values.length; i++) {
+    const v = values[i]!;
+    if (v > top || (top !== top && v === v)) {
+      top = v;
+      best = i;
+    }
+  }
   return best;
 }
 

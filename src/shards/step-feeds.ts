@@ -113,7 +113,7 @@ function addGroupFeeds(
     }
   });
   feeds[GraphInput.qIndex(gi)] = new ort.Tensor('int64', qIndex, [B, S]);
-  feeds[GraphInput.newIndex(gi)] = new ort.Tensor('int64', newIndex, [1, B, S]);
-  feeds[GraphInput.cacheIndex(gi)] = new ort.Tensor('int64', cacheIndex, [1, 1, B, P]);
-  feeds[GraphInput.mask(gi)] = new ort.Tensor('float32', mask, [B, S, C]);
+  feeds[GraphInput.newIndex(gi)] = new ort.Tensor('int64', newIndex, [B, S]);
+  feeds[GraphInput.cacheIndex(gi)] = new ort.Tensor('int64', cacheIndex, [B, P]);
+  feeds[GraphInput.mask(gi)] = new ort.Tensor('float32', mask, [B, S, 1, C]);
 }
