@@ -61,9 +61,11 @@ export class ShardRuntime {
     throw new Error('graph segments ended without logits');
   }
 
+  /** Scatters the step's new K/V rows into their pool slots (plain loops: a subarray per row made garbage at batch 64). */
   private writeKv(newKv: Float32Array, layers: readonly number[], slots: Int32Array, tokens: number): void {
     const { kvHeadsLocal: kvh, headDim: d } = this.layout;
     const slotsN = this.poolSlots;
+    const pool = this.pool;
     layers.forEach((layer, li) => {
       for (let kv = 0; kv < 2; kv++) {
         const src = (li * 2 + kv) * tokens * kvh * d;
@@ -71,7 +73,8 @@ export class ShardRuntime {
           const dstBase = ((layer * 2 + kv) * kvh + h) * slotsN;
           for (let t = 0; t < tokens; t++) {
             const from = src + (t * kvh + h) * d;
-            this.pool.set(newKv.subarray(from, from + d), (dstBase + slots[t]!) * d);
+            const to = (dstBase + slots[t]!) * d;
+            for (let i = 0; i < d; i++) pool[to + i] = newKv[from + i]!;
           }
         }
       }
