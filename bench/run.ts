@@ -40,7 +40,10 @@ const { values, positionals } = parseArgs({
     'system-len': { type: 'string', default: '1024' },
     // limits
     'gemm-size': { type: 'string', default: '2048' },
+    // profile (the parent passes these to its children)
     label: { type: 'string' },
+    repeats: { type: 'string' },
+    out: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -113,12 +116,12 @@ switch (workload) {
   }
   case 'profile': {
     const { runProfile } = await import('./workloads/profile.js');
-    await runProfile({ model, dtype, threads });
+    await runProfile({ model, dtype, threads, repeats: num(values.repeats, pairs) });
     break;
   }
   case 'profile-child': {
     const { runProfileChild } = await import('./workloads/profile.js');
-    await runProfileChild({ model, dtype, threads, label: values.label ?? 'child' });
+    await runProfileChild({ model, dtype, threads, repeats: num(values.repeats, 1), label: values.label ?? 'child', ...(values.out ? { out: values.out } : {}) });
     break;
   }
   case 'verify': {

@@ -101,10 +101,15 @@ export function publish(r: WorkloadReport): void {
   const resultsDir = join(BENCH_DIR, 'results');
   mkdirSync(resultsDir, { recursive: true });
   appendFileSync(join(resultsDir, `${r.key.split(' ')[0]!.toLowerCase()}.jsonl`), `${JSON.stringify(json)}\n`);
+  publishSection(r.key, markdown);
+}
+
+/** Replaces (or appends) the section `key` of bench/RESULTS.md with `markdown`. */
+export function publishSection(key: string, markdown: string): void {
   const path = join(BENCH_DIR, 'RESULTS.md');
   let doc = existsSync(path) ? readFileSync(path, 'utf8') : HEADER;
-  const begin = `<!-- BEGIN ${r.key} -->`;
-  const end = `<!-- END ${r.key} -->`;
+  const begin = `<!-- BEGIN ${key} -->`;
+  const end = `<!-- END ${key} -->`;
   const block = `${begin}\n${markdown}\n${end}`;
   const i = doc.indexOf(begin);
   const j = doc.indexOf(end);

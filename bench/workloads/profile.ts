@@ -6,24 +6,45 @@
  *   event delivery to the caller): "scheduler + actor overhead";
  * - a second run under `node --cpu-prof` (one profile per thread) names the JS functions in the rest.
  *
- *   npm run bench -- profile [--model bench-135m] [--dtype fp32]
+ *   npm run bench -- profile [--model bench-135m] [--dtype fp32] [--repeats 5]
+ *
+ * The timed run repeats the batch-1 phase (prompt 512, 128 tokens) `repeats` times and publishes
+ * the overhead share (median, min–max) to bench/RESULTS.md; issue 7's target is < 5 % of the step.
  *
  * The parent re-runs this program as children with the needed Node flags and then summarises the
  * .cpuprofile files (written under bench/results/cpuprof-<time>/).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { OtherCpuMeter, waitForQuiet } from '../../tools/lib/cpu-load.js';
-import { BENCH_DIR, arborCacheDir, TokenIds, fmt, importArbor, median, modelDir, percentile, readConfig, specialIds } from '../lib/common.js';
+import { BENCH_DIR, arborCacheDir, TokenIds, fmt, importArbor, machineLine, max, median, min, modelDir, percentile, readConfig, specialIds } from '../lib/common.js';
+import { publishSection } from '../lib/report.js';
 import type { ArborDType } from '../lib/common.js';
 
 export interface ProfileOptions {
   model: string;
   dtype: ArborDType;
   threads: number;
+  /** Runs of the batch-1 phase whose overhead is published. */
+  repeats: number;
 }
+
+/** One phase's decode window split into ORT runs and everything else. */
+interface PhaseSplit {
+  readonly name: string;
+  readonly stepMs: number;
+  readonly ortRunMs: number;
+  readonly betweenMs: number;
+  /** Share of the decode window outside `session.run`, in %. */
+  readonly overheadPct: number;
+  /** Share of the machine other processes used, 0–1. */
+  readonly others: number;
+}
+
+const HEADLINE = 'batch 1, prompt 512, 128 out';
 
 interface OrtCall {
   thread: number;
@@ -34,7 +55,7 @@ interface OrtCall {
 const now = () => performance.timeOrigin + performance.now();
 
 /** Child: runs the phases and prints the step split. */
-export async function runProfileChild(o: ProfileOptions & { label: string }): Promise<void> {
+export async function runProfileChild(o: ProfileOptions & { label: string; out?: string }): Promise<void> {
   if (!(globalThis as { __arborOrtTimer?: boolean }).__arborOrtTimer) throw new Error('run through `npm run bench -- profile` (needs --import bench/lib/ort-timer.mjs)');
   const calls: OrtCall[] = [];
   const ch = new BroadcastChannel('arbor-bench-ort-timer');
@@ -77,7 +98,7 @@ export async function runProfileChild(o: ProfileOptions & { label: string }): Pr
     return best!;
   };
 
-  const report = (name: string, r: Awaited<ReturnType<typeof stream>>) => {
+  const report = (name: string, r: Awaited<ReturnType<typeof stream>>): PhaseSplit => {
     const s0 = r.stamps[0]!;
     // Decode window: from the last request's first token to the first request's last token, where
     // every request is decoding.
@@ -100,15 +121,41 @@ export async function runProfileChild(o: ProfileOptions & { label: string }): Pr
         `between runs median ${fmt(median(between))} ms (p90 ${fmt(percentile(between, 90))}); ORT share ${fmt((100 * ortMs) / winMs)}% → overhead ${fmt(100 - (100 * ortMs) / winMs)}% of a step; ` +
         `token gap p50 ${fmt(percentile(gaps, 50))} p99 ${fmt(percentile(gaps, 99))} ms; ORT threads ${[...new Set(r.calls.map((c) => c.thread))].join(',')}`,
     );
+    return { name, stepMs, ortRunMs: median(runDur), betweenMs: median(between), overheadPct: 100 - (100 * ortMs) / winMs, others: r.others };
   };
 
   await stream([ids.take(32)], 8); // warm-up
-  report('batch 1, prompt 16, 128 out', await stream([ids.take(16)], 128));
-  report('batch 1, prompt 512, 128 out', await stream([ids.take(512)], 128));
-  report('batch 8, prompt 128, 64 out', await stream(Array.from({ length: 8 }, () => ids.take(128)), 64));
-  report('batch 64, prompt 128, 32 out', await stream(Array.from({ length: 64 }, () => ids.take(128)), 32));
+  const splits: PhaseSplit[] = [];
+  for (let i = 0; i < o.repeats; i++) splits.push(report(HEADLINE, await stream([ids.take(512)], 128)));
+  splits.push(report('batch 1, prompt 16, 128 out', await stream([ids.take(16)], 128)));
+  splits.push(report('batch 8, prompt 128, 64 out', await stream(Array.from({ length: 8 }, () => ids.take(128)), 64)));
+  splits.push(report('batch 64, prompt 128, 32 out', await stream(Array.from({ length: 64 }, () => ids.take(128)), 32)));
+  if (o.out) writeFileSync(o.out, JSON.stringify(splits));
   ch.close();
   await engine.close();
+}
+
+/** The RESULTS.md section: the headline phase's overhead over its repeats, then one run of each other phase. */
+function overheadSection(o: ProfileOptions, splits: readonly PhaseSplit[]): string {
+  const head = splits.filter((s) => s.name === HEADLINE);
+  const pct = head.map((s) => s.overheadPct);
+  const row = (s: PhaseSplit) => `| ${s.name} | ${fmt(s.stepMs)} | ${fmt(s.ortRunMs)} | ${fmt(s.betweenMs)} | ${fmt(s.overheadPct)}% | ${(100 * s.others).toFixed(0)}% |`;
+  return [
+    `### Overhead — scheduler + actors in a decode step (${o.model}, ${o.dtype})`,
+    '',
+    `${new Date().toISOString().replace(/\.\d+Z$/, 'Z')} · ${machineLine()}`,
+    '',
+    `Settings: greedy, EOS ignored, ${o.threads} threads; every onnxruntime \`session.run\` in every thread timed (bench/lib/ort-timer.mjs).`,
+    '- Overhead = share of the decode window (all requests decoding) outside `session.run`: step descriptor, feeds, KV write-back, logits copy, shard ↔ scheduler wake-ups, sampling, detokenization, events to the caller.',
+    '',
+    '| phase | step ms | ORT run ms (median) | between runs ms (median) | overhead | others\' CPU |',
+    '|---|---|---|---|---|---|',
+    ...splits.map(row),
+    '',
+    '| overhead share (per run) | median | min–max | runs | target |',
+    '|---|---|---|---|---|',
+    `| ${HEADLINE} | **${fmt(median(pct))}%** | ${fmt(min(pct))}–${fmt(max(pct))}% | ${pct.length} | < 5% |`,
+  ].join('\n');
 }
 
 interface CpuProfile {
@@ -151,8 +198,14 @@ export async function runProfile(o: ProfileOptions): Promise<void> {
   const timer = pathToFileURL(join(BENCH_DIR, 'lib', 'ort-timer.mjs')).href;
   const args = ['profile-child', '--model', o.model, '--dtype', o.dtype, '--threads', String(o.threads)];
   console.log('— timed run (ORT calls timed, no CPU profiler) —');
-  let r = spawnSync(process.execPath, ['--import', 'tsx', '--import', timer, runTs, ...args, '--label', 'timed'], { stdio: 'inherit', env: process.env });
+  const tmp = mkdtempSync(join(tmpdir(), 'arbor-profile-'));
+  const out = join(tmp, 'splits.json');
+  let r = spawnSync(process.execPath, ['--import', 'tsx', '--import', timer, runTs, ...args, '--label', 'timed', '--repeats', String(o.repeats), '--out', out], { stdio: 'inherit', env: process.env });
   if (r.status !== 0) throw new Error(`timed child failed (${r.status})`);
+  const section = overheadSection(o, JSON.parse(readFileSync(out, 'utf8')) as PhaseSplit[]);
+  rmSync(tmp, { recursive: true, force: true });
+  console.log(`\n${section}\n`);
+  publishSection(`OVERHEAD ${o.model} ${o.dtype}`, section);
   const dir = join(BENCH_DIR, 'results', `cpuprof-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   mkdirSync(dir, { recursive: true });
   console.log(`— profiled run (node --cpu-prof, profiles in ${dir}) —`);
