@@ -5,12 +5,14 @@
  *       [--pairs 5] [--threads 2] [workload options]
  *
  * arbor is imported from the built package (dist/, or $ARBOR_DIST): its worker threads cannot load
- * .ts under tsx. node-llama-cpp is loaded from bench/peers/ (cd bench/peers && npm ci).
+ * .ts under tsx. node-llama-cpp is loaded from bench/peers/. Whatever of these and of the model
+ * files is missing is built or installed first (bench/lib/setup.ts).
  */
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { assertModel, machineLine } from './lib/common.js';
 import type { ArborDType } from './lib/common.js';
+import { ensureBenchSetup } from './lib/setup.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -56,6 +58,7 @@ if (values.help || !workload) {
 const dtype = values.dtype as ArborDType;
 if (!['fp32', 'q8', 'q4'].includes(dtype)) throw new Error(`--dtype must be fp32, q8 or q4`);
 const model = values.model!;
+if (workload !== 'profile-child') ensureBenchSetup(model, dtype);
 assertModel(model);
 const pairs = Number(values.pairs);
 const threads = Number(values.threads);

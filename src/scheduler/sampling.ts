@@ -63,7 +63,7 @@ export class Sampler {
     if (logits.length !== this.vocabSize) {
       throw new SamplingError(`logits row has width ${logits.length}, the sampler ${this.vocabSize}`);
     }
-    // Without penalties or bias the row is read in place: copying 10⁵ logits per row per step showed in profiles.
+    // Without penalties or bias the row is read in place: a vocabulary-sized copy per row per step showed in profiles.
     if (!hasAdjustments(params)) return rowArgmax(logits);
     this.work.set(logits);
     applyPenalties(this.work, params, state);
