@@ -28,16 +28,6 @@ export function ggufPath(name: string, dtype: ArborDType): string {
   return p;
 }
 
-export function assertModel(name: string): void {
-  const dir = modelDir(name);
-  if (!existsSync(join(dir, 'model.safetensors'))) {
-    throw new Error(`${dir}/model.safetensors is missing: run  npx tsx tools/make-bench-model.ts ${name}`);
-  }
-  if (!existsSync(join(dir, 'tokenizer.json'))) {
-    throw new Error(`${dir}/tokenizer.json is missing: run  npx tsx tools/make-bench-gguf.ts ${name} --tokenizer-only`);
-  }
-}
-
 export interface ModelConfig {
   readonly hidden_size: number;
   readonly intermediate_size: number;
@@ -205,27 +195,50 @@ export async function interleave(
       log(`  warm-up ${s.name}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     }
   }
+  const quietWaitMs = opts.quietWaitMs ?? 30_000;
   for (let p = 0; p < pairs; p++) {
-    await waitForQuiet(0.1, opts.quietWaitMs ?? 30_000);
+    await waitForQuiet(0.1, quietWaitMs);
     for (const s of systems) {
-      // A run during which other processes used more than maxOthers of the machine is repeated
-      // (same round, same inputs) up to `attempts` times; the quietest attempt is kept.
-      let best: { r: Sample; share: number } | null = null;
-      for (let a = 0; a < attempts; a++) {
-        if (a > 0) await waitForQuiet(0.1, opts.quietWaitMs ?? 30_000);
-        const meter = OtherCpuMeter.start();
-        const t0 = performance.now();
-        const r = await s.run(p);
-        const share = meter.otherShare();
-        log(`  pair ${p + 1}/${pairs}${a ? ` (retry ${a})` : ''} ${s.name}: ${fmt(r.value)} (${((performance.now() - t0) / 1000).toFixed(1)} s, others' CPU ${(share * 100).toFixed(0)}%)`);
-        if (!best || share < best.share) best = { r, share };
-        if (!(share > maxOthers)) break;
-      }
-      samples.get(s.name)!.push(best!.r);
-      others.get(s.name)!.push(best!.share);
+      // Same round, same inputs on a retry.
+      const best = await quietestRun(
+        async () => {
+          const t0 = performance.now();
+          return { r: await s.run(p), seconds: (performance.now() - t0) / 1000 };
+        },
+        {
+          attempts,
+          maxOthers,
+          quietWaitMs,
+          onAttempt: ({ r, seconds }, share, a) =>
+            log(`  pair ${p + 1}/${pairs}${a ? ` (retry ${a})` : ''} ${s.name}: ${fmt(r.value)} (${seconds.toFixed(1)} s, others' CPU ${(share * 100).toFixed(0)}%)`),
+        },
+      );
+      samples.get(s.name)!.push(best.result.r);
+      others.get(s.name)!.push(best.share);
     }
   }
   return { samples, others };
+}
+
+/**
+ * Runs `attempt` again (up to `attempts` tries, each retry after a quiet second) while other
+ * processes used more than `maxOthers` of the machine during it, and returns the quietest try.
+ */
+export async function quietestRun<T>(
+  attempt: () => Promise<T>,
+  opts: { attempts: number; maxOthers: number; quietWaitMs: number; onAttempt?: (result: T, share: number, retry: number) => void },
+): Promise<{ result: T; share: number }> {
+  let best: { result: T; share: number } | null = null;
+  for (let a = 0; a < opts.attempts; a++) {
+    if (a > 0) await waitForQuiet(0.1, opts.quietWaitMs);
+    const meter = OtherCpuMeter.start();
+    const result = await attempt();
+    const share = meter.otherShare();
+    opts.onAttempt?.(result, share, a);
+    if (!best || share < best.share) best = { result, share };
+    if (!(share > opts.maxOthers)) break;
+  }
+  return best!;
 }
 
 export function fmt(x: number, digits = 3): string {

@@ -19,8 +19,8 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { OtherCpuMeter, waitForQuiet } from '../../tools/lib/cpu-load.js';
-import { BENCH_DIR, arborCacheDir, TokenIds, fmt, importArbor, machineLine, max, median, min, modelDir, percentile, readConfig, specialIds } from '../lib/common.js';
+import { waitForQuiet } from '../../tools/lib/cpu-load.js';
+import { BENCH_DIR, arborCacheDir, TokenIds, fmt, importArbor, machineLine, max, median, min, modelDir, percentile, quietestRun, readConfig, specialIds } from '../lib/common.js';
 import { publishSection } from '../lib/report.js';
 import type { ArborDType } from '../lib/common.js';
 
@@ -66,36 +66,31 @@ export async function runProfileChild(o: ProfileOptions & { label: string; out?:
   const engine = await Engine.create({ model: modelDir(o.model), dtype: o.dtype, threadsPerShard: o.threads, ...arborCacheDir(o.dtype) });
   const settle = () => new Promise((r) => setTimeout(r, 50));
 
-  const once = async (prompts: number[][], out: number) => {
-    await engine.flushCache();
-    await waitForQuiet(0.1, 30_000);
-    await settle();
-    calls.length = 0;
-    const meter = OtherCpuMeter.start();
-    const start = now();
-    const stamps = await Promise.all(
-      prompts.map(async (p) => {
-        const t: number[] = [];
-        for await (const c of engine.stream({ inputIds: p, maxTokens: out, temperature: 0, ignoreEos: true })) {
-          const n = now();
-          for (let i = 0; i < c.tokenIds.length; i++) t.push(n);
-        }
-        return t;
-      }),
-    );
-    const others = meter.otherShare();
-    await settle();
-    return { start, stamps, calls: [...calls], others };
-  };
-  /** A phase is repeated (up to 3 times, keeping the quietest) when other processes used > 20% of the machine. */
+  /** One phase, repeated (up to 3 times, keeping the quietest) when other processes used > 20% of the machine. */
   const stream = async (prompts: number[][], out: number) => {
-    let best: Awaited<ReturnType<typeof once>> | null = null;
-    for (let a = 0; a < 3; a++) {
-      const r = await once(prompts, out);
-      if (!best || r.others < best.others) best = r;
-      if (!(r.others > 0.2)) break;
-    }
-    return best!;
+    await waitForQuiet(0.1, 30_000);
+    const { result, share } = await quietestRun(
+      async () => {
+        await engine.flushCache();
+        await settle();
+        calls.length = 0;
+        const start = now();
+        const stamps = await Promise.all(
+          prompts.map(async (p) => {
+            const t: number[] = [];
+            for await (const c of engine.stream({ inputIds: p, maxTokens: out, temperature: 0, ignoreEos: true })) {
+              const n = now();
+              for (let i = 0; i < c.tokenIds.length; i++) t.push(n);
+            }
+            return t;
+          }),
+        );
+        await settle();
+        return { start, stamps, calls: [...calls] };
+      },
+      { attempts: 3, maxOthers: 0.2, quietWaitMs: 30_000 },
+    );
+    return { ...result, others: share };
   };
 
   const report = (name: string, r: Awaited<ReturnType<typeof stream>>): PhaseSplit => {
@@ -113,15 +108,16 @@ export async function runProfileChild(o: ProfileOptions & { label: string; out?:
     const runDur = inWin.map((c) => c.t1 - c.t0);
     // Per step: the time between one ORT run's end and the next one's start is everything else.
     const between = inWin.slice(1).map((c, i) => c.t0 - inWin[i]!.t1);
+    const overheadPct = 100 - (100 * ortMs) / winMs;
     const prefillCalls = r.calls.filter((c) => c.t1 <= from + 1);
     const ttft = median(r.stamps.map((s) => s[0]! - r.start));
     console.log(
       `[${o.label}] ${name} (others' CPU ${fmt(100 * r.others)}%): TTFT ${fmt(ttft)} ms (ORT in prefill: ${prefillCalls.length} runs, ${fmt(prefillCalls.reduce((a, c) => a + c.t1 - c.t0, 0))} ms); ` +
         `decode: ${steps} steps in ${fmt(winMs)} ms → ${fmt(stepMs)} ms/step; ORT run median ${fmt(median(runDur))} ms (p90 ${fmt(percentile(runDur, 90))}); ` +
-        `between runs median ${fmt(median(between))} ms (p90 ${fmt(percentile(between, 90))}); ORT share ${fmt((100 * ortMs) / winMs)}% → overhead ${fmt(100 - (100 * ortMs) / winMs)}% of a step; ` +
+        `between runs median ${fmt(median(between))} ms (p90 ${fmt(percentile(between, 90))}); ORT share ${fmt(100 - overheadPct)}% → overhead ${fmt(overheadPct)}% of a step; ` +
         `token gap p50 ${fmt(percentile(gaps, 50))} p99 ${fmt(percentile(gaps, 99))} ms; ORT threads ${[...new Set(r.calls.map((c) => c.thread))].join(',')}`,
     );
-    return { name, stepMs, ortRunMs: median(runDur), betweenMs: median(between), overheadPct: 100 - (100 * ortMs) / winMs, others: r.others };
+    return { name, stepMs, ortRunMs: median(runDur), betweenMs: median(between), overheadPct, others: r.others };
   };
 
   await stream([ids.take(32)], 8); // warm-up
