@@ -1,5 +1,5 @@
-export { Engine } from './engine.js';
-export type { EngineEvents } from './engine.js';
+export { Engine } from './engine/engine.js';
+export type { EngineEvents } from './engine/engine.js';
 export type {
   EngineOptions,
   EngineProgress,
@@ -10,8 +10,8 @@ export type {
   StreamChunk,
   TokenLogprob,
   Usage,
-} from './engine-types.js';
-export { EngineError, RequestError } from './engine-errors.js';
+} from './engine/types.js';
+export { EngineError, RequestError } from './engine/errors.js';
 export { ModelLoadError, ModelBuildError } from './model/errors.js';
 export { ModelTokenizer } from './tokenizer/tokenizer.js';
 export * from './lang/index.js';

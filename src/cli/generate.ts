@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { Engine } from '../engine.js';
-import type { EngineOptions } from '../engine-types.js';
+import { Engine } from '../engine/engine.js';
+import type { EngineOptions } from '../engine/types.js';
 
 const HELP = `Usage: arbor generate [--model-path DIR] --prompt TEXT [options]
 

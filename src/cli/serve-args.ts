@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { EngineOptions } from '../engine-types.js';
+import type { EngineOptions } from '../engine/types.js';
 import { ChatTemplate } from '../tokenizer/chat-template.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../server/server.js';
 

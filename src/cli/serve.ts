@@ -1,5 +1,5 @@
-import type { Engine } from '../engine.js';
-import type { EngineProgress } from '../engine-types.js';
+import type { Engine } from '../engine/engine.js';
+import type { EngineProgress } from '../engine/types.js';
 import { createArborServer } from '../server/server.js';
 import { parseServeArgs, SERVE_HELP } from './serve-args.js';
 
@@ -44,7 +44,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
   });
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   process.stderr.write(`arbor: listening at ${url}, loading ${modelName}\n`);
-  startLoading(import('../engine.js').then(({ Engine }) => Engine.create({ ...config.engine, onProgress: progressPrinter() })));
+  startLoading(import('../engine/engine.js').then(({ Engine }) => Engine.create({ ...config.engine, onProgress: progressPrinter() })));
 
   let signalled: () => void = () => undefined;
   const stopRequested = new Promise<void>((resolve) => (signalled = resolve));

@@ -1,4 +1,4 @@
-import type { GenerateRequest, GenerateResult, StreamChunk, TokenLogprob } from '../engine-types.js';
+import type { GenerateRequest, GenerateResult, StreamChunk, TokenLogprob } from '../engine/types.js';
 import type { ModelTokenizer } from '../tokenizer/tokenizer.js';
 import type { ChatRenderer, GenCall, GenOutcome, LangBackend, ScoredChoice } from './backend.js';
 import { templateRenderer } from './chat-roles.js';

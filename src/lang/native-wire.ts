@@ -1,4 +1,4 @@
-import type { FinishReason } from '../engine-types.js';
+import type { FinishReason } from '../engine/types.js';
 import { BackendError } from './errors.js';
 import type { GenMetaInfo, SamplingOptions, TokenLogprobEntry } from './types.js';
 

@@ -1,4 +1,4 @@
-import type { FinishReason, GenerateRequest } from '../engine-types.js';
+import type { FinishReason, GenerateRequest } from '../engine/types.js';
 
 /**
  * Sampling and logprob options of `gen`, with the engine's names and defaults (maxTokens 128,

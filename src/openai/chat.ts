@@ -1,4 +1,4 @@
-import type { GenerateRequest, GenerateResult, StreamChunk, Usage } from '../engine-types.js';
+import type { GenerateRequest, GenerateResult, StreamChunk, Usage } from '../engine/types.js';
 import type { ChatMessage } from '../tokenizer/chat-template.js';
 import type { ChatTemplateOptions } from '../tokenizer/tokenizer.js';
 import { ChatTemplateError } from '../tokenizer/errors.js';

@@ -1,4 +1,4 @@
-import type { GenerateRequest, GenerateResult, StreamChunk, Usage } from '../engine-types.js';
+import type { GenerateRequest, GenerateResult, StreamChunk, Usage } from '../engine/types.js';
 import { asObject, bad, checkTokenIds, field } from './json-fields.js';
 import { completionLogprobs } from './logprobs.js';
 import type { ResponseContext } from './response-context.js';

@@ -1,4 +1,4 @@
-import { RequestError } from '../engine-errors.js';
+import { RequestError } from '../engine/errors.js';
 
 /** A parsed JSON object (a request body or one of its nested objects). */
 export type JsonObject = Record<string, unknown>;

@@ -1,4 +1,4 @@
-import type { TokenLogprob } from '../engine-types.js';
+import type { TokenLogprob } from '../engine/types.js';
 import type { ChatTokenLogprob, CompletionLogprobs, TopLogprob } from './types.js';
 
 /** What the OpenAI shapes need from a tokenizer: the text of one token. */

@@ -1,4 +1,4 @@
-import type { GenerateRequest, Usage } from '../engine-types.js';
+import type { GenerateRequest, Usage } from '../engine/types.js';
 import type { CompletionUsage } from './types.js';
 import {
   bad,

@@ -1,5 +1,5 @@
 import type { SamplingParams } from './sampling-params.js';
-import type { FinishReason, TokenLogprob } from '../engine-types.js';
+import type { FinishReason, TokenLogprob } from '../engine/types.js';
 
 /** A validated, tokenized request as the front actor hands it to the scheduler. */
 export interface SchedulerRequest {

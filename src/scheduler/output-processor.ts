@@ -4,7 +4,7 @@ import { recordOutputToken } from './sampling-state.js';
 import { logSoftmaxAt, topK } from './sampling-logprobs.js';
 import type { RequestState } from './request-state.js';
 import type { RequestEvent } from './messages.js';
-import type { FinishReason } from '../engine-types.js';
+import type { FinishReason } from '../engine/types.js';
 
 /** A finish decided while processing a token. */
 export interface Finish {

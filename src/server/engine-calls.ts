@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { GenerateRequest, GenerateResult, StreamChunk } from '../engine-types.js';
+import type { GenerateRequest, GenerateResult, StreamChunk } from '../engine/types.js';
 import type { ServerMetrics } from './metrics.js';
 import type { ServedEngine } from './served-engine.js';
 

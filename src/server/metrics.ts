@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { EngineStats, Usage } from '../engine-types.js';
+import type { EngineStats, Usage } from '../engine/types.js';
 
 // SGLang's buckets, so dashboards built for it read the same.
 const TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 15, 20, 25, 30];

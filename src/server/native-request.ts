@@ -1,4 +1,4 @@
-import type { GenerateRequest } from '../engine-types.js';
+import type { GenerateRequest } from '../engine/types.js';
 import {
   asObject,
   bad,

@@ -1,4 +1,4 @@
-import type { GenerateResult, StreamChunk, TokenLogprob } from '../engine-types.js';
+import type { GenerateResult, StreamChunk, TokenLogprob } from '../engine/types.js';
 import type { TokenTextSource } from '../openai/logprobs.js';
 import type { LogprobOptions, NativeItem } from './native-request.js';
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { EngineStats } from '../engine-types.js';
+import type { EngineStats } from '../engine/types.js';
 import { openStreams, timedGenerate } from './engine-calls.js';
 import { HttpError, sendError, sendJson, sendText, SseWriter } from './http-io.js';
 import { parseGenerateBody } from './native-request.js';

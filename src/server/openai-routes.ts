@@ -1,4 +1,4 @@
-import type { GenerateRequest, Usage } from '../engine-types.js';
+import type { GenerateRequest, Usage } from '../engine/types.js';
 import { chatRequestToGenerate, toChatCompletion, toChatCompletionChunk, toChatUsageChunk } from '../openai/chat.js';
 import { completionRequestToGenerate, toCompletion, toCompletionChunk, toCompletionUsageChunk } from '../openai/completions.js';
 import { newResponseContext } from '../openai/response-context.js';

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { EngineError, RequestError } from '../engine-errors.js';
+import { EngineError, RequestError } from '../engine/errors.js';
 import { HttpError, sendError } from './http-io.js';
 
 /** The HTTP status an error thrown by a route maps to. */

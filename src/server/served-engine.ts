@@ -1,4 +1,4 @@
-import type { Engine } from '../engine.js';
+import type { Engine } from '../engine/engine.js';
 
 /** The part of `Engine` the server uses. */
 export type ServedEngine = Pick<Engine, 'modelPath' | 'options' | 'tokenizer' | 'generate' | 'stream' | 'stats' | 'flushCache' | 'close'>;

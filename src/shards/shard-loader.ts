@@ -2,7 +2,7 @@ import ort from 'onnxruntime-node';
 import { mkdirSync, writeFileSync, existsSync, readFileSync, renameSync, rmSync, statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { homedir } from 'node:os';
+import { defaultCacheDir } from './cache-dir.js';
 import { loadModelConfig } from '../model/config.js';
 import type { ModelConfig } from '../model/config.js';
 import { WeightStore } from '../model/weights.js';
@@ -32,10 +32,6 @@ export interface ShardLoadOptions {
   readonly onProgress?: (p: { phase: string; done: number; total: number }) => void;
 }
 
-/** Default cache root: $ARBOR_CACHE_DIR, else ~/.cache/arbor. */
-export function defaultCacheDir(): string {
-  return process.env['ARBOR_CACHE_DIR'] ?? join(homedir(), '.cache', 'arbor');
-}
 
 interface CacheManifest {
   readonly segments: Omit<GraphSegment, 'model'>[];

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { Engine } from '../../src/engine.js';
-import type { EngineOptions } from '../../src/engine-types.js';
+import { Engine } from '../../src/engine/engine.js';
+import type { EngineOptions } from '../../src/engine/types.js';
 import { FIXTURES, tempCacheDir } from './fixtures.js';
 
 const cacheDir = tempCacheDir();

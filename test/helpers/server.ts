@@ -1,5 +1,5 @@
-import type { Engine } from '../../src/engine.js';
-import type { EngineOptions } from '../../src/engine-types.js';
+import type { Engine } from '../../src/engine/engine.js';
+import type { EngineOptions } from '../../src/engine/types.js';
 import { createArborServer, type ArborServer, type ArborServerOptions } from '../../src/server/server.js';
 import { fixtureEngine } from './engine.js';
 

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { fixtureEngine, idle, tokenIds } from './helpers/engine.js';
-import { EngineError } from '../src/engine-errors.js';
+import { fixtureEngine, idle, tokenIds } from '../helpers/engine.js';
+import { EngineError } from '../../src/engine/errors.js';
 
 t.test('breaking out of a stream or aborting its signal frees its KV slots', async (t) => {
   const engine = await fixtureEngine('qwen2', { radixCache: false });

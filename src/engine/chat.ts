@@ -1,8 +1,8 @@
 import { basename } from 'node:path';
-import type { GenerateRequest, GenerateResult, StreamChunk, Usage } from './engine-types.js';
-import { chatRequestToGenerate, fanOut, newResponseContext, toChatCompletion, toChatCompletionChunk, toChatUsageChunk } from './openai/index.js';
-import type { ChatCompletion, ChatCompletionChunk } from './openai/index.js';
-import type { ModelTokenizer } from './tokenizer/tokenizer.js';
+import type { GenerateRequest, GenerateResult, StreamChunk, Usage } from './types.js';
+import { chatRequestToGenerate, fanOut, newResponseContext, toChatCompletion, toChatCompletionChunk, toChatUsageChunk } from '../openai/index.js';
+import type { ChatCompletion, ChatCompletionChunk } from '../openai/index.js';
+import type { ModelTokenizer } from '../tokenizer/tokenizer.js';
 
 /** What chat completions need of the engine. */
 export interface ChatBackend {

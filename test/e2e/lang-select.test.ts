@@ -1,7 +1,7 @@
 import t from 'tap';
-import type { GenerateRequest, GenerateResult } from '../src/engine-types.js';
-import { EngineBackend, program, type ChoiceMethod, type LangEngine, type SelectMetaInfo } from '../src/lang/index.js';
-import { fixtureEngine } from './helpers/engine.js';
+import type { GenerateRequest, GenerateResult } from '../../src/engine/types.js';
+import { EngineBackend, program, type ChoiceMethod, type LangEngine, type SelectMetaInfo } from '../../src/lang/index.js';
+import { fixtureEngine } from '../helpers/engine.js';
 
 const engine = await fixtureEngine('qwen2');
 t.teardown(() => engine.close());

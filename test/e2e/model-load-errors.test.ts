@@ -2,9 +2,9 @@ import t from 'tap';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { loadShard } from '../src/shards/shard-loader.js';
-import { ModelBuildError, ModelLoadError } from '../src/model/errors.js';
-import { FIXTURES, tempCacheDir } from './helpers/fixtures.js';
+import { loadShard } from '../../src/shards/shard-loader.js';
+import { ModelBuildError, ModelLoadError } from '../../src/model/errors.js';
+import { FIXTURES, tempCacheDir } from '../helpers/fixtures.js';
 
 const cacheDir = tempCacheDir();
 

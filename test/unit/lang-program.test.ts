@@ -1,8 +1,8 @@
 import t from 'tap';
-import { LangError, program, ProgramError, setDefaultBackend, type ProgramState } from '../src/lang/index.js';
-import { showProgress } from '../src/lang/progress.js';
-import { MIN_SHARED_PREFIX_CHARS, sharedPrefix } from '../src/lang/shared-prefix.js';
-import { chatml, FakeBackend, sleep } from './helpers/lang.js';
+import { LangError, program, ProgramError, setDefaultBackend, type ProgramState } from '../../src/lang/index.js';
+import { showProgress } from '../../src/lang/progress.js';
+import { MIN_SHARED_PREFIX_CHARS, sharedPrefix } from '../../src/lang/shared-prefix.js';
+import { chatml, FakeBackend, sleep } from '../helpers/lang.js';
 
 t.test('operations run in the order issued, awaited or not', async (t) => {
   const backend = new FakeBackend(() => 5);

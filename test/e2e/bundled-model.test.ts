@@ -1,8 +1,8 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Engine } from '../src/engine.js';
-import { MODELS } from './helpers/fixtures.js';
+import { Engine } from '../../src/engine/engine.js';
+import { MODELS } from '../helpers/fixtures.js';
 
 interface GreedyReference {
   references: { prompt: string; prompt_ids: number[]; greedy_ids: number[]; generate_ids: number[]; generate_text: string }[];

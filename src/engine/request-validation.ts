@@ -1,5 +1,5 @@
-import type { GenerateRequest } from '../engine-types.js';
-import { RequestError } from '../engine-errors.js';
+import type { GenerateRequest } from './types.js';
+import { RequestError } from './errors.js';
 import type { ModelTokenizer } from '../tokenizer/tokenizer.js';
 import type { SchedulerRequest } from '../scheduler/messages.js';
 import { DEFAULT_SAMPLING_PARAMS, validateSamplingParams } from '../scheduler/sampling-params.js';

@@ -1,6 +1,6 @@
 import type { RequestEvent } from '../scheduler/messages.js';
-import type { StreamChunk } from '../engine-types.js';
-import { EngineError } from '../engine-errors.js';
+import type { StreamChunk } from './types.js';
+import { EngineError } from './errors.js';
 
 /**
  * The front actor's per-request queue: scheduler events go in as they arrive, the caller's async

@@ -2,12 +2,12 @@ import { existsSync } from 'node:fs';
 import { resolve, join, dirname } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import type { EngineOptions } from './engine-types.js';
-import { RequestError } from './engine-errors.js';
-import type { ResolvedEngineConfig } from './actors/engine-config.js';
-import type { ModelConfig } from './model/config.js';
-import type { ShardFaults } from './actors/shard-worker.js';
-import { defaultCacheDir } from './shards/shard-loader.js';
+import type { EngineOptions } from './types.js';
+import { RequestError } from './errors.js';
+import type { ResolvedEngineConfig } from '../actors/engine-config.js';
+import type { ModelConfig } from '../model/config.js';
+import type { ShardFaults } from '../actors/shard-worker.js';
+import { defaultCacheDir } from '../shards/cache-dir.js';
 
 const KNOWN = new Set([
   'model', 'tp', 'device', 'dtype', 'kvCacheTokens', 'maxRunningRequests', 'chunkedPrefillSize', 'schedulePolicy',
@@ -16,7 +16,7 @@ const KNOWN = new Set([
 
 /** The model folder shipped with the package (`models/arbor-tiny`). */
 export function bundledModelPath(): string {
-  return join(dirname(fileURLToPath(import.meta.url)), '..', 'models', 'arbor-tiny');
+  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models', 'arbor-tiny');
 }
 
 function positiveInt(field: string, v: unknown, fallback: number): number {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { KvCacheError, RadixTree, SlotAllocator, checkKvInvariants } from '../src/kvcache/index.js';
+import { KvCacheError, RadixTree, SlotAllocator, checkKvInvariants } from '../../src/kvcache/index.js';
 
 /** `n` consecutive slot ids starting at `first`. */
 function slotRange(first: number, n: number): Int32Array {

@@ -1,7 +1,7 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { StopMatcher } from '../src/scheduler/stop-matcher.js';
-import { SamplingParamError } from '../src/scheduler/sampling-errors.js';
+import { StopMatcher } from '../../src/scheduler/stop-matcher.js';
+import { SamplingParamError } from '../../src/scheduler/sampling-errors.js';
 
 /** Feeds `deltas` in order; returns the emitted text, the stop, and the emitted text after each push. */
 function run(stops: string[], deltas: string[]) {

@@ -2,8 +2,8 @@ import t from 'tap';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { parseServeArgs, SERVE_HELP, ServeArgsError } from '../src/cli/serve-args.js';
-import { DEFAULT_MAX_BODY_BYTES } from '../src/server/server.js';
+import { parseServeArgs, SERVE_HELP, ServeArgsError } from '../../src/cli/serve-args.js';
+import { DEFAULT_MAX_BODY_BYTES } from '../../src/server/server.js';
 
 t.test('defaults: bundled model, 127.0.0.1:30000', async (t) => {
   t.same(parseServeArgs([]), {

@@ -2,21 +2,21 @@ import { MessageChannel } from 'node:worker_threads';
 import { randomUUID } from 'node:crypto';
 import * as Comlink from 'comlink';
 import { EventEmitter } from 'eventemitter3';
-import { ActorDiedError, ActorHandle } from './actors/actor-handle.js';
-import { Counter } from './actors/engine-config.js';
-import type { ResolvedEngineConfig } from './actors/engine-config.js';
-import type { SchedulerActorApi, SchedulerMessage, SchedulerSharedState } from './actors/scheduler-worker.js';
-import { RequestStream } from './actors/request-stream.js';
-import { validateRequest } from './actors/request-validation.js';
-import { resolveEngineOptions, resolveModelPath } from './engine-options.js';
-import { EngineError } from './engine-errors.js';
-import type { EngineOptions, EngineProgress, EngineStats, GenerateRequest, GenerateResult, StreamChunk, TokenLogprob } from './engine-types.js';
-import { ModelTokenizer } from './tokenizer/tokenizer.js';
-import { EngineChat } from './engine-chat.js';
-import { TokenizerPool } from './tokenizer/tokenizer-pool.js';
-import { loadModelConfig } from './model/config.js';
-import { SlotAllocator, RadixTree } from './kvcache/index.js';
-import type { RadixTreeStats } from './kvcache/index.js';
+import { ActorDiedError, ActorHandle } from '../actors/actor-handle.js';
+import { Counter } from '../actors/engine-config.js';
+import type { ResolvedEngineConfig } from '../actors/engine-config.js';
+import type { SchedulerActorApi, SchedulerMessage, SchedulerSharedState } from '../actors/scheduler-worker.js';
+import { RequestStream } from './request-stream.js';
+import { validateRequest } from './request-validation.js';
+import { resolveEngineOptions, resolveModelPath } from './options.js';
+import { EngineError } from './errors.js';
+import type { EngineOptions, EngineProgress, EngineStats, GenerateRequest, GenerateResult, StreamChunk, TokenLogprob } from './types.js';
+import { ModelTokenizer } from '../tokenizer/tokenizer.js';
+import { EngineChat } from './chat.js';
+import { TokenizerPool } from '../tokenizer/tokenizer-pool.js';
+import { loadModelConfig } from '../model/config.js';
+import { SlotAllocator, RadixTree } from '../kvcache/index.js';
+import type { RadixTreeStats } from '../kvcache/index.js';
 
 /** Events the engine emits (eventemitter3). */
 export interface EngineEvents {

@@ -1,10 +1,10 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { join } from 'node:path';
-import { IncrementalDetokenizer } from '../src/tokenizer/detokenizer.js';
-import type { TokenTextDecoder } from '../src/tokenizer/detokenizer.js';
-import { ModelTokenizer } from '../src/tokenizer/tokenizer.js';
-import { FIXTURES } from './helpers/fixtures.js';
+import { IncrementalDetokenizer } from '../../src/tokenizer/detokenizer.js';
+import type { TokenTextDecoder } from '../../src/tokenizer/detokenizer.js';
+import { ModelTokenizer } from '../../src/tokenizer/tokenizer.js';
+import { FIXTURES } from '../helpers/fixtures.js';
 
 const tok = await ModelTokenizer.load(join(FIXTURES, 'tokenizer'));
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { KvCacheError, RadixTree, SlotAllocator, checkKvInvariants } from '../src/kvcache/index.js';
+import { KvCacheError, RadixTree, SlotAllocator, checkKvInvariants } from '../../src/kvcache/index.js';
 
 /** A pool of 8 with slots 0..2 in the tree (tokens 1,2,3) and 3..4 owned by a request. */
 function setup(): { pool: SlotAllocator; tree: RadixTree; owned: Int32Array } {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import t from 'tap';
-import { KvCacheError, RadixTree, SlotAllocator, checkKvInvariants } from '../src/kvcache/index.js';
+import { KvCacheError, RadixTree, SlotAllocator, checkKvInvariants } from '../../src/kvcache/index.js';
 
 /** What the scheduler does to the KV cache, as random operations. */
 type Operation =

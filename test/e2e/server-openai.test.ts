@@ -1,7 +1,7 @@
 import t from 'tap';
 import OpenAI from 'openai';
-import { chatRequestToGenerate } from '../src/openai/chat.js';
-import { kvIdle, MODEL_NAME, startTestServer } from './helpers/server.js';
+import { chatRequestToGenerate } from '../../src/openai/chat.js';
+import { kvIdle, MODEL_NAME, startTestServer } from '../helpers/server.js';
 
 const API_KEY = 'sk-arbor-test';
 const { url, engine, arbor } = await startTestServer({ apiKey: API_KEY });

@@ -1,11 +1,11 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { loadShard } from '../src/shards/shard-loader.js';
-import { LocalTensorParallel } from '../src/shards/local-tensor-parallel.js';
-import type { StepSequence } from '../src/shards/step.js';
-import { ARCH_FIXTURES, FIXTURES, MODELS, argmax, loadReference, row, rowRelError, tempCacheDir } from './helpers/fixtures.js';
-import type { Reference } from './helpers/fixtures.js';
+import { loadShard } from '../../src/shards/shard-loader.js';
+import { LocalTensorParallel } from '../../src/shards/local-tensor-parallel.js';
+import type { StepSequence } from '../../src/shards/step.js';
+import { ARCH_FIXTURES, FIXTURES, MODELS, argmax, loadReference, row, rowRelError, tempCacheDir } from '../helpers/fixtures.js';
+import type { Reference } from '../helpers/fixtures.js';
 
 const cacheDir = tempCacheDir();
 const TOL = 1e-4;

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { KvCacheError, SlotAllocator } from '../src/kvcache/index.js';
+import { KvCacheError, SlotAllocator } from '../../src/kvcache/index.js';
 
 t.test('hands out lowest ids first and never a partial grant', (t) => {
   const pool = new SlotAllocator(8);

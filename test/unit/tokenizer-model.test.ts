@@ -2,9 +2,9 @@ import t from 'tap';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ModelTokenizer } from '../src/tokenizer/tokenizer.js';
-import { ChatTemplateError, TokenizerError } from '../src/tokenizer/errors.js';
-import { FIXTURES } from './helpers/fixtures.js';
+import { ModelTokenizer } from '../../src/tokenizer/tokenizer.js';
+import { ChatTemplateError, TokenizerError } from '../../src/tokenizer/errors.js';
+import { FIXTURES } from '../helpers/fixtures.js';
 
 const TOKENIZER_DIR = join(FIXTURES, 'tokenizer');
 const reference = JSON.parse(readFileSync(join(FIXTURES, 'tokenizer-reference.json'), 'utf8')) as {

@@ -1,9 +1,9 @@
 import t from 'tap';
-import type { ScoredChoice, TokenLogprobEntry } from '../src/lang/index.js';
-import { decide, scorableTokens } from '../src/lang/choices.js';
-import { entriesOf, generateFields, genMetaOf } from '../src/lang/native-wire.js';
-import { sseEvents } from '../src/lang/sse.js';
-import { firstScoredOffset, healingWindowStart } from '../src/lang/token-healing.js';
+import type { ScoredChoice, TokenLogprobEntry } from '../../src/lang/index.js';
+import { decide, scorableTokens } from '../../src/lang/choices.js';
+import { entriesOf, generateFields, genMetaOf } from '../../src/lang/native-wire.js';
+import { sseEvents } from '../../src/lang/sse.js';
+import { firstScoredOffset, healingWindowStart } from '../../src/lang/token-healing.js';
 
 const tokens = (...lps: number[]): TokenLogprobEntry[] => lps.map((logprob, i) => ({ token: i, logprob, text: `t${i}` }));
 const choice = (...lps: number[]): ScoredChoice => ({ tokens: tokens(...lps) });

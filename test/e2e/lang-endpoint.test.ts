@@ -10,8 +10,8 @@ import {
   type MetaInfo,
   type ProgramState,
   type SelectMetaInfo,
-} from '../src/lang/index.js';
-import { startTestServer } from './helpers/server.js';
+} from '../../src/lang/index.js';
+import { startTestServer } from '../helpers/server.js';
 
 const API_KEY = 'lang-test-key';
 const { url, engine, arbor } = await startTestServer({ apiKey: API_KEY });

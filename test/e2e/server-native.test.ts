@@ -1,6 +1,6 @@
 import t from 'tap';
-import { createArborServer } from '../src/server/server.js';
-import { kvIdle, MODEL_NAME, postJson, sseData, startTestServer } from './helpers/server.js';
+import { createArborServer } from '../../src/server/server.js';
+import { kvIdle, MODEL_NAME, postJson, sseData, startTestServer } from '../helpers/server.js';
 
 const { url, engine, arbor } = await startTestServer({ enableMetrics: true });
 t.teardown(() => arbor.close());

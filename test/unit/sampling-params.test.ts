@@ -1,6 +1,6 @@
 import t from 'tap';
-import { DEFAULT_SAMPLING_PARAMS, SamplingParamError, validateSamplingParams } from '../src/scheduler/sampling.js';
-import type { SamplingParams } from '../src/scheduler/sampling.js';
+import { DEFAULT_SAMPLING_PARAMS, SamplingParamError, validateSamplingParams } from '../../src/scheduler/sampling.js';
+import type { SamplingParams } from '../../src/scheduler/sampling.js';
 
 const VOCAB = 100;
 const withField = (patch: Record<string, unknown>) => ({ ...DEFAULT_SAMPLING_PARAMS, ...patch }) as SamplingParams;

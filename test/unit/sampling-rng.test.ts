@@ -1,6 +1,6 @@
 import t from 'tap';
-import { Rng } from '../src/scheduler/rng.js';
-import { SamplingParamError } from '../src/scheduler/sampling-errors.js';
+import { Rng } from '../../src/scheduler/rng.js';
+import { SamplingParamError } from '../../src/scheduler/sampling-errors.js';
 
 const draws = (rng: Rng, n: number) => Array.from({ length: n }, () => rng.nextFloat());
 

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { fixtureEngine } from './helpers/engine.js';
-import { POOL_THRESHOLD } from '../src/tokenizer/tokenizer-pool.js';
+import { fixtureEngine } from '../helpers/engine.js';
+import { POOL_THRESHOLD } from '../../src/tokenizer/tokenizer-pool.js';
 
 t.test('large tokenize/detokenize batches run on the piscina pool and match the inline tokenizer', async (t) => {
   const engine = await fixtureEngine('qwen2');

@@ -7,9 +7,9 @@ import {
   logSoftmaxAt,
   recordOutputToken,
   topK,
-} from '../src/scheduler/sampling.js';
-import type { SamplingParams, SamplingState } from '../src/scheduler/sampling.js';
-import { Rng } from '../src/scheduler/rng.js';
+} from '../../src/scheduler/sampling.js';
+import type { SamplingParams, SamplingState } from '../../src/scheduler/sampling.js';
+import { Rng } from '../../src/scheduler/rng.js';
 
 type Tap = typeof t;
 

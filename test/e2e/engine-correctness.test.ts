@@ -1,6 +1,6 @@
 import t from 'tap';
-import { fixtureEngine, tokenIds } from './helpers/engine.js';
-import { loadReference, rowRelError } from './helpers/fixtures.js';
+import { fixtureEngine, tokenIds } from '../helpers/engine.js';
+import { loadReference, rowRelError } from '../helpers/fixtures.js';
 
 const ref = loadReference('qwen2');
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { kvIdle, startTestServer } from './helpers/server.js';
+import { kvIdle, startTestServer } from '../helpers/server.js';
 
 const KEY = 'secret-key';
 const MAX_BODY = 4096;
