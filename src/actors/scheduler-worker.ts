@@ -2,33 +2,18 @@ import { parentPort } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { nodeEndpoint } from './comlink-node.js';
-import { Counter } from './engine-config.js';
-import type { ResolvedEngineConfig } from './engine-config.js';
+import { Counter } from './protocol.js';
+import type { Progress, RequestEvent, ResolvedEngineConfig, SchedulerActorApi, SchedulerMessage, SchedulerRequest, SchedulerSharedState } from './protocol.js';
 import { ModelTokenizer } from '../tokenizer/tokenizer.js';
 import { loadModelConfig } from '../model/config.js';
 import { Scheduler } from '../scheduler/scheduler.js';
-import type { RequestEvent, SchedulerRequest } from '../scheduler/messages.js';
-import { ShardPool } from '../shards/shard-pool.js';
-
-/** Messages the scheduler posts to the front on its event port. */
-export type SchedulerMessage =
-  | { type: 'events'; events: RequestEvent[] }
-  | { type: 'progress'; phase: string; done: number; total: number }
-  | { type: 'fatal'; message: string };
-
-/** SharedArrayBuffers the front reads for `stats()` without a round trip. */
-export interface SchedulerSharedState {
-  readonly counters: SharedArrayBuffer;
-  readonly allocator: SharedArrayBuffer;
-  /** The radix tree's counters (this buffer never moves, unlike the tree's other buffers). */
-  readonly treeStats: SharedArrayBuffer;
-}
+import { ShardPool } from './shard-pool.js';
 
 /**
  * Scheduler actor (worker thread): owns the queue, the radix tree and the slot allocator, runs
  * the continuous-batching loop, and drives the shard actors through the shared step channel.
  */
-class SchedulerActor {
+class SchedulerActor implements SchedulerActorApi {
   private scheduler: Scheduler | null = null;
   private pool: ShardPool | null = null;
   private port: MessagePort | null = null;
@@ -39,7 +24,7 @@ class SchedulerActor {
 
   async init(config: ResolvedEngineConfig, port: MessagePort): Promise<SchedulerSharedState> {
     this.port = port;
-    const progress = (p: { phase: string; done: number; total: number }) => this.post({ type: 'progress', ...p });
+    const progress = (p: Progress) => this.post({ type: 'progress', ...p });
     const tokenizer = await ModelTokenizer.load(config.modelPath);
     const cfg = loadModelConfig(config.modelPath);
     const maxStepTokens = config.chunkedPrefillSize + config.maxRunningRequests;
@@ -145,5 +130,4 @@ class SchedulerActor {
   }
 }
 
-export type SchedulerActorApi = SchedulerActor;
 Comlink.expose(new SchedulerActor(), nodeEndpoint(parentPort!));

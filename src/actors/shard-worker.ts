@@ -6,25 +6,18 @@ import type { ShardLoadOptions } from '../shards/shard-loader.js';
 import type { ShardRuntime } from '../shards/shard-runtime.js';
 import { Ctrl, StepChannel } from '../shards/step-channel.js';
 import type { StepChannelBuffers } from '../shards/step-channel.js';
+import type { Progress, ShardActorApi, ShardFaults } from './protocol.js';
 import { stepSize } from '../shards/step.js';
-
-/** Test-only fault injection, keyed by a token id appearing in a step. */
-export interface ShardFaults {
-  /** The step throws inside the shard (the shard lives on). */
-  readonly failOnTokenId?: number;
-  /** The shard worker exits (a crash). */
-  readonly exitOnTokenId?: number;
-}
 
 /**
  * Shard actor (worker thread): loads its slice of the model, then serves steps from the shared
  * step channel until shutdown. Control (init) comes over comlink; steps never use postMessage.
  */
-class ShardActor {
+class ShardActor implements ShardActorApi {
   private runtime: ShardRuntime | null = null;
   private channel: StepChannel | null = null;
 
-  async init(options: Omit<ShardLoadOptions, 'onProgress'>, buffers: StepChannelBuffers, faults: ShardFaults, onProgress?: (p: { phase: string; done: number; total: number }) => void): Promise<void> {
+  async init(options: Omit<ShardLoadOptions, 'onProgress'>, buffers: StepChannelBuffers, faults: ShardFaults, onProgress?: (p: Progress) => void): Promise<void> {
     this.runtime = await loadShard({ ...options, ...(onProgress ? { onProgress } : {}) });
     this.channel = new StepChannel(buffers);
     void this.serve(faults);
@@ -64,5 +57,4 @@ class ShardActor {
   }
 }
 
-export type ShardActorApi = ShardActor;
 Comlink.expose(new ShardActor(), nodeEndpoint(parentPort!));

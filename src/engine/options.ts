@@ -4,9 +4,8 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { EngineOptions } from './types.js';
 import { RequestError } from './errors.js';
-import type { ResolvedEngineConfig } from '../actors/engine-config.js';
 import type { ModelConfig } from '../model/config.js';
-import type { ShardFaults } from '../actors/shard-worker.js';
+import type { ResolvedEngineConfig, ShardFaults } from '../actors/protocol.js';
 import { defaultCacheDir } from '../shards/cache-dir.js';
 
 const KNOWN = new Set([

@@ -1,4 +1,4 @@
-import type { RequestEvent } from '../scheduler/messages.js';
+import type { RequestEvent } from '../actors/protocol.js';
 import type { StreamChunk } from './types.js';
 import { EngineError } from './errors.js';
 

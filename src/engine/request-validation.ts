@@ -1,7 +1,8 @@
 import type { GenerateRequest } from './types.js';
 import { RequestError } from './errors.js';
 import type { ModelTokenizer } from '../tokenizer/tokenizer.js';
-import type { SchedulerRequest } from '../scheduler/messages.js';
+import { MAX_TOP_LOGPROBS } from '../actors/protocol.js';
+import type { SchedulerRequest } from '../actors/protocol.js';
 import { DEFAULT_SAMPLING_PARAMS, validateSamplingParams } from '../scheduler/sampling-params.js';
 import { SamplingParamError } from '../scheduler/sampling-errors.js';
 
@@ -11,7 +12,6 @@ const KNOWN_FIELDS = new Set([
   'topLogprobs', 'promptLogprobsFrom', 'promptTopLogprobs', 'includeSpecialTokens', 'signal',
 ]);
 
-const MAX_TOP_LOGPROBS = 20;
 
 function int(field: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {

@@ -1,3 +1,6 @@
+import type { FinishReason, PromptLogprob, TokenLogprob } from '../actors/protocol.js';
+export type { FinishReason, PromptLogprob, TokenLogprob } from '../actors/protocol.js';
+
 /** Progress of a long phase (loading weights, building graphs, opening sessions). */
 export interface EngineProgress {
   readonly phase: string;
@@ -13,7 +16,7 @@ export interface EngineOptions {
   tp?: number;
   /** Compute device. Only 'cpu' is available in this build. */
   device?: 'cpu';
-  /** Weight precision: fp32, q8 (int8 per column) or q4 (4-bit blocks of 128). Default fp32. */
+  /** Weight precision: fp32, q8 (8-bit blocks of 32) or q4 (4-bit blocks of 128), quantized at load. Default fp32. */
   dtype?: 'fp32' | 'q8' | 'q4';
   /** KV cache capacity in tokens (shared by the radix cache and running requests). Default 16384. */
   kvCacheTokens?: number;
@@ -73,14 +76,6 @@ export interface GenerateRequest {
   signal?: AbortSignal;
 }
 
-/** A token with its logprob and, when asked, its top alternatives. */
-export interface TokenLogprob {
-  readonly token: number;
-  readonly logprob: number;
-  readonly topLogprobs?: readonly { token: number; logprob: number }[];
-}
-
-export type FinishReason = 'stop' | 'length' | 'abort';
 
 export interface Usage {
   readonly promptTokens: number;
@@ -99,7 +94,7 @@ export interface GenerateResult {
   readonly usage: Usage;
   readonly logprobs?: TokenLogprob[];
   /** Prompt positions from promptLogprobsFrom; the entry for position 0 has logprob null. */
-  readonly promptLogprobs?: { token: number; logprob: number | null; topLogprobs?: { token: number; logprob: number }[] }[];
+  readonly promptLogprobs?: PromptLogprob[];
 }
 
 /** One chunk of `engine.stream()`: new text and tokens since the previous chunk. */

@@ -1,5 +1,3 @@
-import type { ProgramState } from './state.js';
-
 /**
  * How `join` brings forked states back: `gather` (default) gives the parent each variable the
  * children made, as a list in child order (read with `getList`); `concatenate` also appends each
@@ -7,12 +5,15 @@ import type { ProgramState } from './state.js';
  */
 export type JoinMode = 'gather' | 'concatenate';
 
-/** The states made by `state.fork(n)`: they share the parent's text so far (and its cached KV). */
-export class ForkGroup implements Iterable<ProgramState> {
+/**
+ * The states made by `state.fork(n)`: they share the parent's text so far (and its cached KV).
+ * Generic over the state type so this file needs nothing from state.ts (which builds it).
+ */
+export class ForkGroup<S> implements Iterable<S> {
   private joined: Promise<void> | undefined;
 
   constructor(
-    readonly states: readonly ProgramState[],
+    readonly states: readonly S[],
     private readonly joinInto: (mode: JoinMode) => Promise<void>,
   ) {}
 
@@ -21,18 +22,18 @@ export class ForkGroup implements Iterable<ProgramState> {
   }
 
   /** The i-th forked state. */
-  at(i: number): ProgramState {
+  at(i: number): S {
     const s = this.states[i];
     if (!s) throw new RangeError(`fork has ${this.states.length} states; there is no state ${i}`);
     return s;
   }
 
-  [Symbol.iterator](): Iterator<ProgramState> {
+  [Symbol.iterator](): Iterator<S> {
     return this.states[Symbol.iterator]();
   }
 
   /** Runs `fn` on every forked state at once and waits for all of them. */
-  all<T>(fn: (s: ProgramState, i: number) => T | Promise<T>): Promise<T[]> {
+  all<T>(fn: (s: S, i: number) => T | Promise<T>): Promise<T[]> {
     return Promise.all(this.states.map(async (s, i) => fn(s, i)));
   }
 

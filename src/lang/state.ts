@@ -149,7 +149,7 @@ export class ProgramState<R = unknown> {
    * Makes `n` states that continue from this text (and chat turns, variables). With n > 1 the text
    * is cached first (one prefill-only request), so the children share its KV.
    */
-  fork(n: number): Promise<ForkGroup> {
+  fork(n: number): Promise<ForkGroup<ProgramState>> {
     if (!Number.isInteger(n) || n < 1) throw new LangError('fork.n', `must be an integer ≥ 1 (got ${n})`);
     return this.queue.enqueue(async () => {
       if (n > 1 && this.text_ !== '') {

@@ -1,5 +1,6 @@
 import type { GenerateRequest, Usage } from '../engine/types.js';
 import type { CompletionUsage } from './types.js';
+import { MAX_TOP_LOGPROBS } from '../actors/protocol.js';
 import {
   bad,
   checkNumber,
@@ -18,7 +19,7 @@ import {
 /** Most choices (`n`) one request may ask for. */
 export const MAX_N = 128;
 /** Most alternatives per position (`logprobs` / `top_logprobs`), as vLLM and SGLang allow. */
-export const MAX_TOP_LOGPROBS = 20;
+export { MAX_TOP_LOGPROBS };
 
 /** Facts of the served model that bound a request. */
 export interface ModelLimits {

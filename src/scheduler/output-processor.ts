@@ -3,8 +3,7 @@ import { GREEDY_TEMPERATURE, Sampler } from './sampling.js';
 import { recordOutputToken } from './sampling-state.js';
 import { logSoftmaxAt, topK } from './sampling-logprobs.js';
 import type { RequestState } from './request-state.js';
-import type { RequestEvent } from './messages.js';
-import type { FinishReason } from '../engine/types.js';
+import type { FinishReason, RequestEvent } from '../actors/protocol.js';
 
 /** A finish decided while processing a token. */
 export interface Finish {

@@ -3,8 +3,7 @@ import { IncrementalDetokenizer } from '../tokenizer/detokenizer.js';
 import { StopMatcher } from './stop-matcher.js';
 import { createSamplingState } from './sampling-state.js';
 import type { SamplingState } from './sampling-state.js';
-import type { PromptLogprob, SchedulerRequest } from './messages.js';
-import type { TokenLogprob } from '../engine/types.js';
+import type { PromptLogprob, SchedulerRequest, TokenLogprob } from '../actors/protocol.js';
 
 /** No tree node is locked by this request. */
 export const NO_NODE = -1;

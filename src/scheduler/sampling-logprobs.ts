@@ -1,10 +1,5 @@
 import { SamplingError } from './sampling-errors.js';
-
-/** A token and its log-probability. */
-export interface TokenLogprob {
-  readonly token: number;
-  readonly logprob: number;
-}
+import type { TokenLogprob } from '../actors/protocol.js';
 
 /** Largest entry of `values`; NaN entries are ignored, so an all-NaN row gives −Infinity. */
 function maxOf(values: ArrayLike<number>): number {

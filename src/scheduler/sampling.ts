@@ -1,6 +1,6 @@
 import { SamplingError } from './sampling-errors.js';
 import { finiteMax, selectTopIndices } from './sampling-logprobs.js';
-import type { TokenLogprob } from './sampling-logprobs.js';
+import type { TokenLogprob } from '../actors/protocol.js';
 import { GREEDY_TEMPERATURE } from './sampling-params.js';
 import type { SamplingParams } from './sampling-params.js';
 import type { SamplingState } from './sampling-state.js';
@@ -9,7 +9,7 @@ export { DEFAULT_SAMPLING_PARAMS, GREEDY_TEMPERATURE, validateSamplingParams } f
 export type { SamplingParams } from './sampling-params.js';
 export { SamplingError, SamplingParamError } from './sampling-errors.js';
 export { logSoftmaxAt, topK } from './sampling-logprobs.js';
-export type { TokenLogprob } from './sampling-logprobs.js';
+export type { TokenLogprob } from '../actors/protocol.js';
 export { createSamplingState, recordOutputToken } from './sampling-state.js';
 export type { SamplingState } from './sampling-state.js';
 

@@ -4,8 +4,7 @@ import { KvManager } from './kv-manager.js';
 import { OutputProcessor } from './output-processor.js';
 import type { Finish } from './output-processor.js';
 import { RequestState } from './request-state.js';
-import type { RequestEvent, SchedulerRequest } from './messages.js';
-import type { ResolvedEngineConfig } from '../actors/engine-config.js';
+import type { RequestEvent, ResolvedEngineConfig, SchedulerRequest } from '../actors/protocol.js';
 
 /** Runs a forward step somewhere (in-thread shards, or shard workers) and returns logits [rows, vocab]. */
 export interface StepExecutor {

@@ -1,11 +1,11 @@
 import * as Comlink from 'comlink';
-import { ActorHandle } from '../actors/actor-handle.js';
-import type { ShardActorApi, ShardFaults } from '../actors/shard-worker.js';
-import type { ShardLoadOptions } from './shard-loader.js';
-import { Ctrl, StepChannel } from './step-channel.js';
-import type { StepChannelLimits } from './step-channel.js';
-import type { StepDescriptor } from './step.js';
-import { stepSize } from './step.js';
+import { ActorHandle } from './actor-handle.js';
+import type { Progress, ShardActorApi, ShardFaults } from './protocol.js';
+import type { ShardLoadOptions } from '../shards/shard-loader.js';
+import { Ctrl, StepChannel } from '../shards/step-channel.js';
+import type { StepChannelLimits } from '../shards/step-channel.js';
+import type { StepDescriptor } from '../shards/step.js';
+import { stepSize } from '../shards/step.js';
 
 /** A shard worker died or a step failed in a way that leaves the shards unusable. */
 export class ShardFailure extends Error {
@@ -33,7 +33,7 @@ export class ShardPool {
   async start(
     base: Omit<ShardLoadOptions, 'rank' | 'onProgress'>,
     faults: ShardFaults,
-    onProgress: (p: { phase: string; done: number; total: number }) => void,
+    onProgress: (p: Progress) => void,
     onFatal: (message: string) => void,
   ): Promise<void> {
     const loads = Array.from({ length: this.tp }, (_, rank) => {
