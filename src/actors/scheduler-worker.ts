@@ -8,6 +8,7 @@ import { ModelTokenizer } from '../tokenizer/tokenizer.js';
 import { loadModelConfig } from '../model/config.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import { ShardPool } from './shard-pool.js';
+import { SlotTable } from '../kvcache/index.js';
 
 /**
  * Scheduler actor (worker thread): owns the queue, the radix tree and the slot allocator, runs
@@ -29,14 +30,21 @@ class SchedulerActor implements SchedulerActorApi {
     const cfg = loadModelConfig(config.modelPath);
     const maxStepTokens = config.chunkedPrefillSize + config.maxRunningRequests;
     const maxLogitRows = maxStepTokens;
-    this.pool = new ShardPool(config.tp, {
-      tp: config.tp,
-      hiddenSize: cfg.hiddenSize,
-      vocabSize: cfg.vocabSize,
-      maxStepTokens,
-      maxLogitRows,
-      descriptorWords: 3 + 3 * maxStepTokens + 2 * maxStepTokens + config.maxRunningRequests * config.contextLength,
-    });
+    const slotTable = new SlotTable(config.maxRunningRequests, config.contextLength, config.kvCacheTokens);
+    this.pool = new ShardPool(
+      config.tp,
+      {
+        tp: config.tp,
+        hiddenSize: cfg.hiddenSize,
+        vocabSize: cfg.vocabSize,
+        maxStepTokens,
+        maxLogitRows,
+        maxSequences: config.maxRunningRequests,
+        maxSequenceTokens: config.contextLength,
+        poolSlots: config.kvCacheTokens,
+      },
+      slotTable,
+    );
     await this.pool.start(
       { modelDir: config.modelPath, tp: config.tp, dtype: config.dtype, kvSlots: config.kvCacheTokens, threads: config.threadsPerShard, cacheDir: config.cacheDir },
       config.faults ?? {},
@@ -47,6 +55,7 @@ class SchedulerActor implements SchedulerActorApi {
       { ...config, vocabSize: cfg.vocabSize, maxLogitRows },
       tokenizer,
       this.pool,
+      slotTable,
     );
     this.counters[Counter.healthy] = 1;
     this.loopDone = this.loop();

@@ -6,6 +6,7 @@ import { Ctrl, StepChannel } from '../shards/step-channel.js';
 import type { StepChannelLimits } from '../shards/step-channel.js';
 import type { StepDescriptor } from '../shards/step.js';
 import { stepSize } from '../shards/step.js';
+import type { SlotTable } from '../kvcache/index.js';
 
 /** A shard worker died or a step failed in a way that leaves the shards unusable. */
 export class ShardFailure extends Error {
@@ -25,8 +26,9 @@ export class ShardPool {
   constructor(
     private readonly tp: number,
     limits: StepChannelLimits,
+    slotTable: SlotTable,
   ) {
-    this.channel = StepChannel.allocate(limits);
+    this.channel = StepChannel.allocate(limits, slotTable);
   }
 
   /** Loads every shard (in parallel, one worker each). `onFatal` is told when a worker dies later. */

@@ -3,6 +3,7 @@ import type { GenerateRequest, GenerateResult, StreamChunk, Usage } from './type
 import { chatRequestToGenerate, fanOut, newResponseContext, toChatCompletion, toChatCompletionChunk, toChatUsageChunk } from '../openai/index.js';
 import type { ChatCompletion, ChatCompletionChunk } from '../openai/index.js';
 import type { ModelTokenizer } from '../tokenizer/tokenizer.js';
+import { openMergedStreams } from './merged-streams.js';
 
 /** What chat completions need of the engine. */
 export interface ChatBackend {
@@ -40,15 +41,15 @@ export class EngineChat {
     const requests = fanOut(signal ? { ...parsed.request, signal } : parsed.request, parsed.n);
     if (!parsed.stream) return toChatCompletion(await Promise.all(requests.map((r) => e.generate(r))), ctx, parsed.logprobs);
     const includeUsage = parsed.includeUsage;
+    // All n choices run at once (as the server runs them), their chunks in arrival order.
+    const merged = await openMergedStreams(e, requests);
     async function* chunks(): AsyncGenerator<ChatCompletionChunk> {
       const usages: Usage[] = [];
-      for (const [index, req] of requests.entries()) {
-        let first = true;
-        for await (const c of e.stream(req)) {
-          yield toChatCompletionChunk(c, index, ctx, { logprobs: parsed.logprobs, includeUsage, first });
-          first = false;
-          if (c.usage) usages[index] = c.usage;
-        }
+      const started = new Set<number>();
+      for await (const { index, chunk } of merged) {
+        yield toChatCompletionChunk(chunk, index, ctx, { logprobs: parsed.logprobs, includeUsage, first: !started.has(index) });
+        started.add(index);
+        if (chunk.usage) usages[index] = chunk.usage;
       }
       if (includeUsage) yield toChatUsageChunk(usages, requests.length, ctx);
     }

@@ -8,10 +8,11 @@ import type { ModelConfig } from '../model/config.js';
 import type { ResolvedEngineConfig, ShardFaults } from '../actors/protocol.js';
 import { defaultCacheDir } from '../shards/cache-dir.js';
 
-const KNOWN = new Set([
-  'model', 'tp', 'device', 'dtype', 'kvCacheTokens', 'maxRunningRequests', 'chunkedPrefillSize', 'schedulePolicy',
-  'radixCache', 'contextLength', 'threadsPerShard', 'cacheDir', 'onProgress',
-]);
+// `satisfies` makes a new EngineOptions field a compile error here until it is listed.
+const KNOWN = new Set(Object.keys({
+  model: true, tp: true, device: true, dtype: true, kvCacheTokens: true, maxRunningRequests: true, chunkedPrefillSize: true,
+  schedulePolicy: true, radixCache: true, contextLength: true, threadsPerShard: true, cacheDir: true, onProgress: true,
+} satisfies Record<keyof EngineOptions, true>));
 
 /** The model folder shipped with the package (`models/arbor-tiny`). */
 export function bundledModelPath(): string {

@@ -6,11 +6,13 @@ import type { SchedulerRequest } from '../actors/protocol.js';
 import { DEFAULT_SAMPLING_PARAMS, validateSamplingParams } from '../scheduler/sampling-params.js';
 import { SamplingParamError } from '../scheduler/sampling-errors.js';
 
-const KNOWN_FIELDS = new Set([
-  'prompt', 'inputIds', 'maxTokens', 'minTokens', 'temperature', 'topP', 'topK', 'minP', 'frequencyPenalty',
-  'presencePenalty', 'repetitionPenalty', 'logitBias', 'seed', 'stop', 'stopTokenIds', 'ignoreEos', 'logprobs',
-  'topLogprobs', 'promptLogprobsFrom', 'promptTopLogprobs', 'includeSpecialTokens', 'signal',
-]);
+// `satisfies` makes a new GenerateRequest field a compile error here until it is listed.
+const KNOWN_FIELDS = new Set(Object.keys({
+  prompt: true, inputIds: true, maxTokens: true, minTokens: true, temperature: true, topP: true, topK: true, minP: true,
+  frequencyPenalty: true, presencePenalty: true, repetitionPenalty: true, logitBias: true, seed: true, stop: true,
+  stopTokenIds: true, ignoreEos: true, logprobs: true, topLogprobs: true, promptLogprobsFrom: true, promptTopLogprobs: true,
+  includeSpecialTokens: true, signal: true,
+} satisfies Record<keyof GenerateRequest, true>));
 
 
 function int(field: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {

@@ -169,6 +169,26 @@ export class RadixTree {
   }
 
   /**
+   * How many leading `tokens` are cached, without changing the tree: no edge is split and no
+   * access time moves (for ordering a waiting queue, which must not make every queued prompt look
+   * recently used or fragment edges for requests that may never be admitted).
+   */
+  peekPrefixLength(tokens: ArrayLike<number>): number {
+    if (!this.enabled) return 0;
+    let node = ROOT;
+    let length = 0;
+    while (length < tokens.length) {
+      const child = this.childTable.get(node, tokens[length]!);
+      if (child === NO_CHILD) break;
+      const common = this.commonLength(child, tokens, length);
+      length += common;
+      if (common < this.nodeStore.edgeLength[child]!) break;
+      node = child;
+    }
+    return length;
+  }
+
+  /**
    * Caches `tokens` with their KV `slots` (same length). Returns `n`: the tree took ownership of
    * `slots[n..]` and of none of `slots[0..n)`, so the caller frees those of `slots[0..n)` it owns
    * (all but the prefix slots it got from {@link matchPrefix}). Enabled, `n` is how many leading

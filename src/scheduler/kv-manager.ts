@@ -1,19 +1,23 @@
-import { RadixTree, SlotAllocator } from '../kvcache/index.js';
-import { NO_NODE } from './request-state.js';
+import { RadixTree, SlotAllocator, SlotTable } from '../kvcache/index.js';
+import { NO_NODE, NO_ROW } from './request-state.js';
 import type { RequestState } from './request-state.js';
 
 /**
  * The scheduler's view of KV memory: the slot allocator plus the radix tree, with the SGLang
  * life cycle of a request's slots (match + lock at admission, insert after each prefill chunk and
- * at the end, free what the tree does not keep).
+ * at the end, free what the tree does not keep). Every request holding KV also holds a row of the
+ * {@link SlotTable} the shards read its slots from; each slot is written there once.
  */
 export class KvManager {
   readonly allocator: SlotAllocator;
   readonly tree: RadixTree;
+  readonly table: SlotTable;
 
-  constructor(capacity: number, radixCache: boolean) {
+  /** `table` defaults to one of `rows` × `width` (the scheduler worker passes the one its shards read). */
+  constructor(capacity: number, radixCache: boolean, table: SlotTable | { rows: number; width: number }) {
     this.allocator = new SlotAllocator(capacity);
     this.tree = new RadixTree({ enabled: radixCache });
+    this.table = table instanceof SlotTable ? table : new SlotTable(table.rows, table.width, capacity);
   }
 
   /** Free slots plus what eviction could free now. */
@@ -36,6 +40,13 @@ export class KvManager {
     r.lockedNode = match.node;
     r.slots = Array.from(match.slots);
     r.treeLen = match.length;
+    if (r.row === NO_ROW) r.row = this.table.acquire();
+    this.table.write(r.row, 0, match.slots);
+  }
+
+  /** Records a step's new slots for `r` at positions `from…` (the shards read them from its row). */
+  planSlots(r: RequestState, from: number, slots: Int32Array): void {
+    this.table.write(r.row, from, slots);
   }
 
   /**
@@ -57,14 +68,18 @@ export class KvManager {
       r.lockedNode = NO_NODE;
       r.slots = [];
       r.treeLen = 0;
+      this.releaseRow(r);
       return;
     }
     const match = this.tree.matchPrefix(tokens);
     this.tree.lock(match.node);
     if (oldNode !== NO_NODE) this.tree.unlock(oldNode);
+    // Only positions from the old tree length on can have changed (own duplicates → the tree's).
+    const changedFrom = r.treeLen;
     r.lockedNode = match.node;
     r.slots = Array.from(match.slots);
     r.treeLen = match.length;
+    this.table.write(r.row, changedFrom, match.slots.subarray(changedFrom));
   }
 
   /** Frees the request's own slots and its lock without caching anything (abort, failure, retraction). */
@@ -75,6 +90,13 @@ export class KvManager {
     r.lockedNode = NO_NODE;
     r.slots = [];
     r.treeLen = 0;
+    this.releaseRow(r);
+  }
+
+  private releaseRow(r: RequestState): void {
+    if (r.row === NO_ROW) return;
+    this.table.release(r.row);
+    r.row = NO_ROW;
   }
 
   /** Empties the radix cache; false while any request holds a lock. */

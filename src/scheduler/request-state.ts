@@ -7,6 +7,8 @@ import type { PromptLogprob, SchedulerRequest, TokenLogprob } from '../actors/pr
 
 /** No tree node is locked by this request. */
 export const NO_NODE = -1;
+/** The request holds no slot-table row (not running). */
+export const NO_ROW = -1;
 
 /** A request inside the scheduler: its tokens, its KV slots, and its output bookkeeping. */
 export class RequestState {
@@ -15,6 +17,8 @@ export class RequestState {
   slots: number[] = [];
   treeLen = 0;
   lockedNode = NO_NODE;
+  /** Its row in the slot table the shards read (NO_ROW while waiting). */
+  row = NO_ROW;
   /** Prompt tokens found in the radix cache at (first) admission. */
   cachedTokens = 0;
   admitted = false;
@@ -41,6 +45,14 @@ export class RequestState {
   /** Prompt then output: every token whose KV the request needs. */
   allTokens(): number[] {
     return this.outputIds.length ? this.req.inputIds.concat(this.outputIds) : this.req.inputIds;
+  }
+
+  /** Tokens at positions `start…start+n` (prompt then output), without concatenating the whole sequence. */
+  tokensAt(start: number, n: number): number[] {
+    const P = this.req.inputIds.length;
+    if (start + n <= P) return this.req.inputIds.slice(start, start + n);
+    if (start >= P) return this.outputIds.slice(start - P, start - P + n);
+    return this.req.inputIds.slice(start).concat(this.outputIds.slice(0, start + n - P));
   }
 
   /** Tokens still to compute before the next sample (prompt remainder, or the last sampled token). */

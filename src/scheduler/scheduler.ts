@@ -1,5 +1,6 @@
 import type { ModelTokenizer } from '../tokenizer/tokenizer.js';
 import type { StepDescriptor, StepSequence } from '../shards/step.js';
+import type { SlotTable } from '../kvcache/index.js';
 import { KvManager } from './kv-manager.js';
 import { OutputProcessor } from './output-processor.js';
 import type { Finish } from './output-processor.js';
@@ -56,8 +57,10 @@ export class Scheduler {
     private readonly cfg: SchedulerConfig,
     private readonly tokenizer: ModelTokenizer,
     private readonly executor: StepExecutor,
+    /** The slot table the executor's shards read (default: a private one, for in-thread executors). */
+    slotTable?: SlotTable,
   ) {
-    this.kv = new KvManager(cfg.kvCacheTokens, cfg.radixCache);
+    this.kv = new KvManager(cfg.kvCacheTokens, cfg.radixCache, slotTable ?? { rows: cfg.maxRunningRequests, width: cfg.contextLength });
     this.out = new OutputProcessor(tokenizer, cfg.vocabSize, cfg.contextLength);
   }
 
@@ -238,24 +241,26 @@ export class Scheduler {
   /** A prefill chunk for `r` within the token budget and logits-row room, or null when no KV is free. */
   private planPrefill(r: RequestState, budget: number, rowRoom: number): Planned | null {
     const start = r.slots.length;
-    const all = r.allTokens();
+    const total = r.req.inputIds.length + r.outputIds.length;
     let n = Math.min(r.remaining(), budget, this.kv.available());
     const wantsPromptRows = r.req.promptLogprobsFrom !== undefined;
     if (wantsPromptRows) n = Math.min(n, rowRoom);
     if (n <= 0 || rowRoom <= 0) return null;
     const slots = this.kv.alloc(n);
     if (!slots) return null;
-    const end = start + n;
-    const isLast = end === all.length;
+    const isLast = start + n === total;
     const firstRow = wantsPromptRows ? Math.max(0, Math.max(start, r.req.promptLogprobsFrom! - 1) - start) : n;
     const logitsFrom = Math.min(firstRow, isLast ? n - 1 : n);
-    return this.planned(r, n, slots, all.slice(start, end), logitsFrom);
+    return this.planned(r, n, slots, logitsFrom);
   }
 
-  private planned(r: RequestState, n: number, slots: Int32Array, tokens?: number[], logitsFrom?: number): Planned {
+  /** The next `n` tokens of `r` on `slots`; its slots are in its slot-table row, which the step references. */
+  private planned(r: RequestState, n: number, slots: Int32Array, logitsFrom = 0): Planned {
     const start = r.slots.length;
-    const toks = tokens ?? r.allTokens().slice(start, start + n);
-    return { r, start, seq: { tokens: toks, cachedSlots: r.slots.slice(), newSlots: slots, logitsFrom: logitsFrom ?? 0 } };
+    this.kv.planSlots(r, start, slots);
+    const table = this.kv.table;
+    const seq: StepSequence = { tokens: r.tokensAt(start, n), cachedSlots: table.view(r.row, 0, start), newSlots: slots, logitsFrom, row: r.row };
+    return { r, start, seq };
   }
 
   private retract(r: RequestState): void {
@@ -270,7 +275,7 @@ export class Scheduler {
       this.waiting.sort((a, b) => a.arrival - b.arrival);
       return;
     }
-    const matched = new Map(this.waiting.map((r) => [r, this.kv.tree.matchPrefix(r.allTokens()).length] as const));
+    const matched = new Map(this.waiting.map((r) => [r, this.kv.tree.peekPrefixLength(r.allTokens())] as const));
     this.waiting.sort((a, b) => matched.get(b)! - matched.get(a)! || a.arrival - b.arrival);
   }
 }

@@ -1,6 +1,7 @@
 import type { ShardRuntime } from './shard-runtime.js';
 import type { StepDescriptor } from './step.js';
 import { stepSize } from './step.js';
+import { placeVocabSlice, sumInRankOrder } from './tp-combine.js';
 
 /**
  * Drives tp shards in lock-step on one thread: sums their partials at each all-reduce and stitches
@@ -21,22 +22,14 @@ export class LocalTensorParallel {
     let results = await Promise.all(gens.map((g) => g.next()));
     while (!results[0]!.done) {
       const partials = results.map((r) => r.value);
-      const sum = Float32Array.from(partials[0]!);
-      for (let p = 1; p < partials.length; p++) {
-        const part = partials[p]!;
-        for (let i = 0; i < sum.length; i++) sum[i]! += part[i]!;
-      }
+      const sum = sumInRankOrder(partials, partials[0]!.length);
       results = await Promise.all(gens.map((g) => g.next(sum)));
     }
     if (this.shards.length === 1) return results[0]!.value;
     const rows = stepSize(step).logitRows;
     const V = this.vocabSize;
     const logits = new Float32Array(rows * V);
-    this.shards.forEach((shard, i) => {
-      const part = results[i]!.value;
-      const { vocabStart, vocabLocal } = shard.layout;
-      for (let r = 0; r < rows; r++) logits.set(part.subarray(r * vocabLocal, (r + 1) * vocabLocal), r * V + vocabStart);
-    });
+    this.shards.forEach((shard, i) => placeVocabSlice(logits, results[i]!.value, rows, V, shard.layout.vocabStart, shard.layout.vocabLocal));
     return logits;
   }
 

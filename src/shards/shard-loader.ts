@@ -15,7 +15,7 @@ import { ShardRuntime } from './shard-runtime.js';
 import type { LoadedSegment } from './shard-runtime.js';
 
 /** Bump when the emitted graphs change, so stale cached sessions are never reused. */
-const GRAPH_VERSION = 5;
+const GRAPH_VERSION = 6;
 
 /** How to load one tensor-parallel shard. */
 export interface ShardLoadOptions {

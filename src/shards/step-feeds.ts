@@ -93,13 +93,13 @@ function addGroupFeeds(
   const C = P + S;
   const qIndex = new BigInt64Array(B * S);
   const newIndex = new BigInt64Array(B * S);
-  const cacheIndex = new BigInt64Array(B * P);
+  const cacheIndex = new Int32Array(B * P);
   const mask = new Float32Array(B * S * C).fill(MASKED);
   group.members.forEach((seqIdx, b) => {
     const s = step.sequences[seqIdx]!;
     const cached = s.cachedSlots.length;
     const len = s.tokens.length;
-    for (let j = 0; j < cached; j++) cacheIndex[b * P + j] = BigInt(s.cachedSlots[j]!);
+    copyInto(cacheIndex, b * P, s.cachedSlots);
     for (let q = 0; q < len; q++) {
       const row = rowStart[seqIdx]! + q;
       qIndex[b * S + q] = BigInt(row);
@@ -114,6 +114,12 @@ function addGroupFeeds(
   });
   feeds[GraphInput.qIndex(gi)] = new ort.Tensor('int64', qIndex, [B, S]);
   feeds[GraphInput.newIndex(gi)] = new ort.Tensor('int64', newIndex, [B, S]);
-  feeds[GraphInput.cacheIndex(gi)] = new ort.Tensor('int64', cacheIndex, [B, P]);
+  feeds[GraphInput.cacheIndex(gi)] = new ort.Tensor('int32', cacheIndex, [B, P]);
   feeds[GraphInput.mask(gi)] = new ort.Tensor('float32', mask, [B, S, 1, C]);
+}
+
+/** `dst.set(src, at)` for typed arrays (one memcpy: slot-table views), element by element otherwise. */
+function copyInto(dst: Int32Array, at: number, src: ArrayLike<number>): void {
+  if (src instanceof Int32Array) dst.set(src, at);
+  else for (let j = 0; j < src.length; j++) dst[at + j] = src[j]!;
 }

@@ -8,6 +8,12 @@ export interface StepSequence {
   readonly newSlots: ArrayLike<number>;
   /** Logits are returned for new tokens at index ≥ logitsFrom (tokens.length: none; tokens.length-1: the last). */
   readonly logitsFrom: number;
+  /**
+   * The slot-table row holding `cachedSlots` then `newSlots` (scheduler steps): a step channel then
+   * sends only (row, cached length), and the slots were range-checked when written to the table.
+   * Absent for hand-built steps (tests, tools), whose slots are checked here.
+   */
+  readonly row?: number;
 }
 
 /** A batched forward step: ragged prefill, extend and decode sequences mixed freely. */
@@ -37,7 +43,7 @@ export function validateStep(step: StepDescriptor, poolSlots: number): void {
     if (!(s.logitsFrom >= 0 && s.logitsFrom <= s.tokens.length)) {
       throw new RangeError(`step.sequences[${i}].logitsFrom ${s.logitsFrom} is outside 0..${s.tokens.length}`);
     }
-    for (const slots of [s.cachedSlots, s.newSlots]) {
+    for (const slots of s.row === undefined ? [s.cachedSlots, s.newSlots] : []) {
       for (let j = 0; j < slots.length; j++) {
         const slot = slots[j]!;
         if (!(slot >= 0 && slot < poolSlots)) throw new RangeError(`step.sequences[${i}] uses slot ${slot} outside the pool of ${poolSlots}`);

@@ -28,4 +28,17 @@ t.test('Engine.create() with no arguments serves the bundled arbor-tiny; greedy 
   for await (const c of await engine.chat.completions.create({ messages: [{ role: 'user', content: 'Tell me a saying.' }], max_tokens: 30, stream: true, temperature: 0 })) chunks.push(c);
   t.equal(chunks[0]!.choices[0]!.delta.role, 'assistant');
   t.ok(chunks.at(-1)!.choices[0]!.finish_reason, 'the stream ends with a finish reason');
+
+  // n > 1 streams its choices concurrently (as the server does), each starting with the role.
+  const order: number[] = [];
+  const firstOf = new Map<number, string | undefined>();
+  for await (const c of await engine.chat.completions.create({ messages: [{ role: 'user', content: 'Tell me a saying.' }], max_tokens: 12, stream: true, temperature: 0.8, seed: 1, n: 2, ignore_eos: true })) {
+    for (const ch of c.choices) {
+      order.push(ch.index);
+      if (!firstOf.has(ch.index)) firstOf.set(ch.index, ch.delta.role);
+    }
+  }
+  const lastOfFirst = order.lastIndexOf(0);
+  t.ok(order.indexOf(1) < lastOfFirst, `choice 1 streams before choice 0 is done (order ${order.join('')})`);
+  t.same([...firstOf.entries()].sort(), [[0, 'assistant'], [1, 'assistant']], 'each choice opens with the role');
 });

@@ -129,8 +129,12 @@ function simulate(capacity: number, operations: readonly Operation[], enabled: b
     switch (op.kind) {
       case 'start': {
         const tokens = [...op.prompt, ...op.output];
+        const before = tree.nodes();
+        const peeked = tree.peekPrefixLength(op.prompt);
+        assert.deepEqual(tree.nodes(), before, 'peekPrefixLength changes no node, edge or access time');
         const match = tree.matchPrefix(op.prompt);
         assert.equal(match.length, enabled ? reference.longestCachedPrefix(op.prompt) : 0, 'match length');
+        assert.equal(peeked, match.length, 'peekPrefixLength = matchPrefix length');
         for (let i = 0; i < match.length; i++) {
           assert.equal(match.slots[i], reference.slotOf.get(prefixKey(op.prompt, i + 1)), `matched slot ${i}`);
         }

@@ -9,6 +9,7 @@ export const DType = {
   float: onnx.TensorProto.DataType.FLOAT,
   uint8: onnx.TensorProto.DataType.UINT8,
   int8: onnx.TensorProto.DataType.INT8,
+  int32: onnx.TensorProto.DataType.INT32,
   int64: onnx.TensorProto.DataType.INT64,
 } as const;
 export type DTypeCode = (typeof DType)[keyof typeof DType];

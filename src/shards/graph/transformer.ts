@@ -176,7 +176,9 @@ function groupAttention(em: SegmentEmitter, ctx: BuildContext, a: LayerAttention
   const keyRows = em.once(`keys${gi}`, () => {
     const stride = g.input(I.kvStride, DType.int64, [1]);
     const heads = g.op('Reshape', [g.op('Mul', [stride, g.constI64(Array.from({ length: kvh }, (_, h) => h))]), g.constI64([kvh, 1, 1])]);
-    return g.op('Add', [g.input(I.cacheIndex(gi), DType.int64, [`B${gi}`, `P${gi}`]), heads]); // [kvh, B, P]
+    // int32 slots, so the shard copies slot-table rows into the feed with one memcpy (no BigInt per slot).
+    const slots = g.op('Cast', [g.input(I.cacheIndex(gi), DType.int32, [`B${gi}`, `P${gi}`])], { to: DType.int64 });
+    return g.op('Add', [slots, heads]); // [kvh, B, P]
   });
   const valueRows = em.once(`values${gi}`, () => g.op('Add', [keyRows, g.op('Mul', [g.input(I.kvStride, DType.int64, [1]), g.constI64([kvh])])]));
   // The mask of query row (s, g) is query s's: [B, S, 1, C] → [B, S·G, C], built once per graph.
