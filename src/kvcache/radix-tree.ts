@@ -151,20 +151,7 @@ export class RadixTree {
    */
   matchPrefix(tokens: ArrayLike<number>): PrefixMatch {
     if (!this.enabled || tokens.length === 0) return { length: 0, slots: NO_SLOTS, node: ROOT };
-    const now = ++this.clock;
-    let node = ROOT;
-    let length = 0;
-    while (length < tokens.length) {
-      const child = this.childTable.get(node, tokens[length]!);
-      if (child === NO_CHILD) break;
-      const common = this.commonLength(child, tokens, length);
-      const reached = common < this.nodeStore.edgeLength[child]! ? this.split(child, common) : child;
-      this.touch(reached, now);
-      length += common;
-      node = reached;
-      // A split node's only child diverges from `tokens` here: nothing more to match.
-      if (reached !== child) break;
-    }
+    const { node, length } = this.descend(tokens, true);
     return { length, slots: this.pathSlots(node, length), node };
   }
 
@@ -174,7 +161,15 @@ export class RadixTree {
    * recently used or fragment edges for requests that may never be admitted).
    */
   peekPrefixLength(tokens: ArrayLike<number>): number {
-    if (!this.enabled) return 0;
+    return this.enabled ? this.descend(tokens, false).length : 0;
+  }
+
+  /**
+   * Walks `tokens` down from the root. With `mutate`, a match ending inside an edge splits it there
+   * and every node reached is touched; without, the walk only measures.
+   */
+  private descend(tokens: ArrayLike<number>, mutate: boolean): { node: number; length: number } {
+    const now = mutate ? ++this.clock : 0;
     let node = ROOT;
     let length = 0;
     while (length < tokens.length) {
@@ -182,10 +177,18 @@ export class RadixTree {
       if (child === NO_CHILD) break;
       const common = this.commonLength(child, tokens, length);
       length += common;
-      if (common < this.nodeStore.edgeLength[child]!) break;
+      if (common < this.nodeStore.edgeLength[child]!) {
+        // A split node's only child diverges from `tokens` here: nothing more to match.
+        if (mutate) {
+          node = this.split(child, common);
+          this.touch(node, now);
+        }
+        break;
+      }
+      if (mutate) this.touch(child, now);
       node = child;
     }
-    return length;
+    return { node, length };
   }
 
   /**
