@@ -8,12 +8,15 @@
  * Each measurement is a fresh child process running `Engine` from that build: `batch` greedy
  * streams of `prompt` random tokens decoding `out` tokens (EOS ignored). The step time is the
  * decode window (from the last request's first token to the first request's last token, where
- * every request decodes) divided by the steps inside it. Prints each pair and the median ratio.
+ * every request decodes) divided by the steps inside it. Before timing, each child waits (up to
+ * 60 s) for a quiet second; it reports the share of the machine other processes used meanwhile.
+ * Prints each pair and the median ratio.
  */
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { OtherCpuMeter, waitForQuiet } from './lib/cpu-load.js';
 
 const { values: o } = parseArgs({
   options: {
@@ -53,16 +56,19 @@ async function child(dist: string): Promise<void> {
     return (to - from) / Math.max(1, steps);
   };
   await run(4, 4); // warm-up
+  await waitForQuiet(0.1, 60_000);
+  const meter = OtherCpuMeter.start();
   const ms = await run(Number(o.batch), Number(o.out));
+  const others = meter.otherShare();
   await engine.close();
-  console.log(JSON.stringify({ stepMs: ms }));
+  console.log(JSON.stringify({ stepMs: ms, others }));
 }
 
-function measure(dist: string): number {
+function measure(dist: string): { stepMs: number; others: number } {
   const r = spawnSync(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, ...process.argv.slice(2), '--child', dist], { encoding: 'utf8' });
   const line = r.stdout.trim().split('\n').at(-1) ?? '';
   if (r.status !== 0 || !line.startsWith('{')) throw new Error(`child for ${dist} failed (${r.status}): ${r.stderr.slice(-2000)}`);
-  return (JSON.parse(line) as { stepMs: number }).stepMs;
+  return JSON.parse(line) as { stepMs: number; others: number };
 }
 
 if (o.child) await child(o.child);
@@ -70,10 +76,12 @@ else {
   const ratios: number[] = [];
   for (let p = 0; p < Number(o.pairs); p++) {
     const first = p % 2 === 0 ? 'a' : 'b';
-    const t: Record<string, number> = {};
+    const t: Record<string, { stepMs: number; others: number }> = {};
     for (const k of first === 'a' ? ['a', 'b'] : ['b', 'a']) t[k] = measure(k === 'a' ? o.a! : o.b!);
-    ratios.push(t['a']! / t['b']!);
-    console.log(`pair ${p + 1}: a ${t['a']!.toFixed(2)} ms/step, b ${t['b']!.toFixed(2)} ms/step, a ÷ b ${(t['a']! / t['b']!).toFixed(3)}`);
+    const [a, b] = [t['a']!, t['b']!];
+    ratios.push(a.stepMs / b.stepMs);
+    const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+    console.log(`pair ${p + 1}: a ${a.stepMs.toFixed(2)} ms/step (others' CPU ${pct(a.others)}), b ${b.stepMs.toFixed(2)} ms/step (${pct(b.others)}), a ÷ b ${(a.stepMs / b.stepMs).toFixed(3)}`);
   }
   console.log(`batch ${o.batch}, prompt ${o.prompt}, ${o.out} out, ${o.model} ${o.dtype}: median a ÷ b = ${median(ratios).toFixed(3)} over ${ratios.length} pairs`);
 }

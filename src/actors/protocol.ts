@@ -6,7 +6,7 @@
  * loading another actor's code; worker entry files are never imported for their types.
  */
 import type { SamplingParams } from '../scheduler/sampling-params.js';
-import type { WeightDType } from '../shards/graph/quantize.js';
+import type { ShardDevice, ShardDType } from '../shards/device.js';
 import type { ShardLoadOptions } from '../shards/shard-loader.js';
 import type { StepChannelBuffers } from '../shards/step-channel.js';
 import type { MessagePort } from 'node:worker_threads';
@@ -30,7 +30,8 @@ export interface ShardFaults {
 export interface ResolvedEngineConfig {
   readonly modelPath: string;
   readonly tp: number;
-  readonly dtype: WeightDType;
+  readonly device: ShardDevice;
+  readonly dtype: ShardDType;
   readonly kvCacheTokens: number;
   readonly maxRunningRequests: number;
   readonly chunkedPrefillSize: number;

@@ -3,7 +3,7 @@ import * as Comlink from 'comlink';
 import { nodeEndpoint } from './comlink-node.js';
 import { loadShard } from '../shards/shard-loader.js';
 import type { ShardLoadOptions } from '../shards/shard-loader.js';
-import type { ShardRuntime } from '../shards/shard-runtime.js';
+import type { ShardCompute } from '../shards/shard-compute.js';
 import { Ctrl, StepChannel } from '../shards/step-channel.js';
 import type { StepChannelBuffers } from '../shards/step-channel.js';
 import type { Progress, ShardActorApi, ShardFaults } from './protocol.js';
@@ -14,7 +14,7 @@ import { stepSize } from '../shards/step.js';
  * step channel until shutdown. Control (init) comes over comlink; steps never use postMessage.
  */
 class ShardActor implements ShardActorApi {
-  private runtime: ShardRuntime | null = null;
+  private runtime: ShardCompute | null = null;
   private channel: StepChannel | null = null;
 
   async init(options: Omit<ShardLoadOptions, 'onProgress'>, buffers: StepChannelBuffers, faults: ShardFaults, onProgress?: (p: Progress) => void): Promise<void> {

@@ -7,6 +7,7 @@ import { RequestError } from './errors.js';
 import type { ModelConfig } from '../model/config.js';
 import type { ResolvedEngineConfig, ShardFaults } from '../actors/protocol.js';
 import { defaultCacheDir } from '../shards/cache-dir.js';
+import { DEFAULT_DTYPE, DEVICE_DTYPES, type ShardDevice, type ShardDType } from '../shards/device.js';
 
 // `satisfies` makes a new EngineOptions field a compile error here until it is listed.
 const KNOWN = new Set(Object.keys({
@@ -43,7 +44,8 @@ export function resolveModelPath(options: EngineOptions): string {
 export function resolveEngineOptions(options: EngineOptions, modelPath: string, model: ModelConfig): ResolvedEngineConfig {
   if (options === null || typeof options !== 'object') throw new RequestError('options', 'must be an object');
   for (const key of Object.keys(options)) if (!KNOWN.has(key) && key !== 'faultInjection') throw new RequestError(key, 'is not a known engine option');
-  oneOf('device', options.device, ['cpu'], 'cpu');
+  const device = oneOf<ShardDevice>('device', options.device, ['cpu', 'webgpu'], 'cpu');
+  const dtype = oneOf<ShardDType>('dtype', options.dtype, DEVICE_DTYPES[device], DEFAULT_DTYPE[device]);
   const tp = oneOf('tp', options.tp, [1, 2, 4], 1);
   const contextLength = positiveInt('contextLength', options.contextLength, model.maxPositionEmbeddings);
   const kvCacheTokens = positiveInt('kvCacheTokens', options.kvCacheTokens, 16384);
@@ -58,7 +60,8 @@ export function resolveEngineOptions(options: EngineOptions, modelPath: string, 
   return {
     modelPath,
     tp,
-    dtype: oneOf('dtype', options.dtype, ['fp32', 'q8', 'q4'], 'fp32'),
+    device,
+    dtype,
     kvCacheTokens,
     maxRunningRequests,
     chunkedPrefillSize,

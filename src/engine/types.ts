@@ -14,10 +14,17 @@ export interface EngineOptions {
   model?: string;
   /** Tensor-parallel shards (worker threads), 1, 2 or 4. Default 1. */
   tp?: number;
-  /** Compute device. Only 'cpu' is available in this build. */
-  device?: 'cpu';
-  /** Weight precision: fp32, q8 (8-bit blocks of 32) or q4 (4-bit blocks of 128), quantized at load. Default fp32. */
-  dtype?: 'fp32' | 'q8' | 'q4';
+  /**
+   * Compute device: 'cpu' (onnxruntime's CPU EP) or 'webgpu' (its WebGPU EP: Vulkan, Metal or
+   * D3D12 through Dawn; KV cache resident on the GPU). Default 'cpu'.
+   */
+  device?: 'cpu' | 'webgpu';
+  /**
+   * Weight precision. CPU: fp32 (default), q8 (8-bit blocks of 32) or q4 (4-bit blocks of 128),
+   * quantized at load. WebGPU: fp16 (default; weights, activations and KV), fp32, or q4 (4-bit
+   * weights, fp16 activations).
+   */
+  dtype?: 'fp32' | 'fp16' | 'q8' | 'q4';
   /** KV cache capacity in tokens (shared by the radix cache and running requests). Default 16384. */
   kvCacheTokens?: number;
   /** Most requests decoding at once. Default 64. */

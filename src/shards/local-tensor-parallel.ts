@@ -1,4 +1,4 @@
-import type { ShardRuntime } from './shard-runtime.js';
+import type { ShardCompute } from './shard-compute.js';
 import type { StepDescriptor } from './step.js';
 import { stepSize } from './step.js';
 import { placeVocabSlice, sumInRankOrder } from './tp-combine.js';
@@ -11,7 +11,7 @@ import { placeVocabSlice, sumInRankOrder } from './tp-combine.js';
 export class LocalTensorParallel {
   readonly vocabSize: number;
 
-  constructor(readonly shards: readonly ShardRuntime[]) {
+  constructor(readonly shards: readonly ShardCompute[]) {
     if (shards.length === 0) throw new RangeError('LocalTensorParallel needs at least one shard');
     this.vocabSize = shards[0]!.cfg.vocabSize;
   }

@@ -8,9 +8,11 @@ import type { ModelConfig } from '../model/config.js';
 import { WeightStore } from '../model/weights.js';
 import { planShard } from './shard-layout.js';
 import { buildShardGraphs } from './graph/transformer.js';
-import type { GraphSegment } from './graph/transformer.js';
+import { GraphInput, type GraphSegment } from './graph/segment-emitter.js';
+import { WebGpuShardRuntime } from './webgpu-runtime.js';
+import type { ShardCompute } from './shard-compute.js';
 import { WeightFile } from './graph/weight-file.js';
-import type { WeightDType } from './graph/quantize.js';
+import type { ShardDevice, ShardDType } from './device.js';
 import { ShardRuntime } from './shard-runtime.js';
 import type { LoadedSegment } from './shard-runtime.js';
 
@@ -22,7 +24,9 @@ export interface ShardLoadOptions {
   readonly modelDir: string;
   readonly tp: number;
   readonly rank: number;
-  readonly dtype: WeightDType;
+  /** Where the shard computes (default 'cpu'). */
+  readonly device?: ShardDevice;
+  readonly dtype: ShardDType;
   /** KV slots (tokens) in this shard's pool. */
   readonly kvSlots: number;
   /** ORT intra-op threads for this shard. */
@@ -37,7 +41,7 @@ interface CacheManifest {
   readonly segments: Omit<GraphSegment, 'model'>[];
 }
 
-/** A key over everything the built graphs depend on: checkpoint files (name, size, mtime), shard, dtype, ORT version. */
+/** A key over everything the built graphs depend on: checkpoint files (name, size, mtime), shard, device, dtype, ORT version. */
 function cacheKey(o: ShardLoadOptions): string {
   const files = readdirSync(o.modelDir)
     .filter((f) => f.endsWith('.json') || f.endsWith('.safetensors'))
@@ -47,11 +51,23 @@ function cacheKey(o: ShardLoadOptions): string {
       return `${f}:${st.size}:${st.mtimeMs}`;
     });
   const h = createHash('sha256');
-  h.update(JSON.stringify({ v: GRAPH_VERSION, ort: ort.env.versions.common, files, tp: o.tp, rank: o.rank, dtype: o.dtype }));
+  h.update(JSON.stringify({ v: GRAPH_VERSION, ort: ort.env.versions.common, files, tp: o.tp, rank: o.rank, device: o.device ?? 'cpu', dtype: o.dtype }));
   return h.digest('hex').slice(0, 24);
 }
 
-function sessionOptions(o: ShardLoadOptions): ort.InferenceSession.SessionOptions {
+/**
+ * The device seam's session options. CPU: the arena, intra-op threads, and (see openSegment) a
+ * cached optimized graph with pre-packed weights. WebGPU: every KV pool output stays on the GPU.
+ */
+function sessionOptions(o: ShardLoadOptions, spec?: Omit<GraphSegment, 'model'>): ort.InferenceSession.SessionOptions {
+  if (o.device === 'webgpu') {
+    return {
+      executionProviders: ['webgpu'],
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
+      preferredOutputLocation: Object.fromEntries((spec?.kvLayers ?? []).map((l) => [GraphInput.kvPoolOut(l), 'gpu-buffer' as const])),
+    };
+  }
   return {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',
@@ -68,7 +84,10 @@ function sessionOptions(o: ShardLoadOptions): ort.InferenceSession.SessionOption
  * Opens a segment's session. The first open saves ORT's optimized graph with its pre-packed weights
  * beside the built graph (machine-specific, hence a local cache); later opens load that directly.
  */
-async function openSegment(o: ShardLoadOptions, dir: string, index: number): Promise<ort.InferenceSession> {
+async function openSegment(o: ShardLoadOptions, dir: string, spec: Omit<GraphSegment, 'model'>): Promise<ort.InferenceSession> {
+  const index = spec.index;
+  // Pre-packed optimized graphs are the CPU EP's; WebGPU sessions open the built graph.
+  if (o.device === 'webgpu') return ort.InferenceSession.create(join(dir, `seg${index}.onnx`), sessionOptions(o, spec));
   const optimized = join(dir, `seg${index}.opt.onnx`);
   const done = join(dir, `seg${index}.opt.ok`);
   if (existsSync(done)) return ort.InferenceSession.create(optimized, sessionOptions(o));
@@ -91,20 +110,21 @@ async function openSegment(o: ShardLoadOptions, dir: string, index: number): Pro
  * Builds (or reuses from the cache) a shard's graphs and opens their sessions. Graphs and their
  * external weights are written once per model × shard × dtype; later starts skip building.
  */
-export async function loadShard(o: ShardLoadOptions): Promise<ShardRuntime> {
+export async function loadShard(o: ShardLoadOptions): Promise<ShardCompute> {
   const cfg: ModelConfig = loadModelConfig(o.modelDir);
   const layout = planShard(cfg, o.tp, o.rank);
-  const dir = join(o.cacheDir ?? defaultCacheDir(), `${cacheKey(o)}-tp${o.tp}r${o.rank}-${o.dtype}`);
+  const dir = join(o.cacheDir ?? defaultCacheDir(), `${cacheKey(o)}-tp${o.tp}r${o.rank}-${o.device ?? 'cpu'}-${o.dtype}`);
   const manifestPath = join(dir, 'manifest.json');
   if (!existsSync(manifestPath)) buildIntoCache(o, cfg, layout, dir, manifestPath);
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as CacheManifest;
   const loaded: LoadedSegment[] = [];
   for (const spec of manifest.segments) {
     o.onProgress?.({ phase: `shard ${o.rank}: opening sessions`, done: spec.index, total: manifest.segments.length });
-    const session = await openSegment(o, dir, spec.index);
+    const session = await openSegment(o, dir, spec);
     loaded.push({ spec, session });
   }
   o.onProgress?.({ phase: `shard ${o.rank}: opening sessions`, done: manifest.segments.length, total: manifest.segments.length });
+  if (o.device === 'webgpu') return new WebGpuShardRuntime(cfg, layout, loaded, o.kvSlots, o.dtype !== 'fp32');
   return new ShardRuntime(cfg, layout, loaded, o.kvSlots);
 }
 
@@ -123,7 +143,7 @@ function buildIntoCache(
     const file = new WeightFile(join(tmp, 'weights.bin'));
     let segments: GraphSegment[];
     try {
-      segments = buildShardGraphs(cfg, weights, layout, o.dtype, file);
+      segments = buildShardGraphs(cfg, weights, layout, { device: o.device ?? 'cpu', dtype: o.dtype }, file);
     } finally {
       file.close();
     }

@@ -5,8 +5,9 @@ import type { StepDescriptor } from './step.js';
 import { validateStep } from './step.js';
 import { buildStepFeeds } from './step-feeds.js';
 import { RopeTable } from './rope.js';
-import type { GraphSegment } from './graph/transformer.js';
-import { GraphInput } from './graph/transformer.js';
+import type { GraphSegment } from './graph/segment-emitter.js';
+import { GraphInput } from './graph/segment-emitter.js';
+import type { ShardCompute } from './shard-compute.js';
 
 /** A segment's ORT session with the description it was built from. */
 export interface LoadedSegment {
@@ -15,11 +16,12 @@ export interface LoadedSegment {
 }
 
 /**
- * One shard's compute: its ORT graph segments and the KV pool of its own heads. `forward` is an
- * async generator that yields each row-parallel partial sum and expects the all-reduced sum back, so
- * the same code runs in lock-step in one thread (tests) or across worker threads (SAB all-reduce).
+ * One CPU shard's compute: its ORT graph segments and the KV pool of its own heads in host memory.
+ * `forward` is an async generator that yields each row-parallel partial sum and expects the
+ * all-reduced sum back, so the same code runs in lock-step in one thread (tests) or across worker
+ * threads (SAB all-reduce).
  */
-export class ShardRuntime {
+export class ShardRuntime implements ShardCompute {
   /** KV of every layer, head-major: [layers, 2 (K,V), kvHeadsLocal, slots, headDim], an ordinary ArrayBuffer (ORT rejects SAB inputs). */
   readonly pool: Float32Array;
   private readonly rope: RopeTable;

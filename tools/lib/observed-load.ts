@@ -2,7 +2,7 @@ import ort from 'onnxruntime-node';
 import { dirname } from 'node:path';
 import { loadShard } from '../../src/shards/shard-loader.js';
 import type { ShardLoadOptions } from '../../src/shards/shard-loader.js';
-import type { ShardRuntime } from '../../src/shards/shard-runtime.js';
+import { ShardRuntime } from '../../src/shards/shard-runtime.js';
 
 /** A shard plus what its loader handed to ORT, for opening more sessions over the same graph. */
 export interface ObservedShard {
@@ -38,12 +38,14 @@ export async function loadShardObserved(o: ShardLoadOptions): Promise<ObservedSh
     if (typeof args[0] === 'string') opened.push({ path: args[0], options: (args[1] ?? {}) as ort.InferenceSession.SessionOptions });
     return (create as (...a: unknown[]) => Promise<ort.InferenceSession>).apply(factory, args);
   }) as typeof create;
-  let shard: ShardRuntime;
+  let loaded: Awaited<ReturnType<typeof loadShard>>;
   try {
-    shard = await loadShard(o);
+    loaded = await loadShard(o);
   } finally {
     factory.create = create;
   }
+  if (!(loaded instanceof ShardRuntime)) throw new Error('profiling tools read the CPU shard\'s host KV pool: load with device cpu');
+  const shard = loaded;
   if (opened.length !== 1) {
     await shard.release();
     throw new Error(`expected the loader to open one graph for tp=1, saw ${opened.length}`);

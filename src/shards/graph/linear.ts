@@ -1,7 +1,8 @@
 import { DType } from './onnx-builder.js';
-import type { OnnxGraphBuilder } from './onnx-builder.js';
+import type { Dim, FloatType, OnnxGraphBuilder } from './onnx-builder.js';
 import { quantizeBlocks } from './quantize.js';
-import type { WeightDType } from './quantize.js';
+import type { ShardDType } from '../device.js';
+import { toFloat16 } from './float16.js';
 
 /**
  * MatMulNBits settings per precision. q4: blocks of 128 with accuracy_level 4 (the fastest 4-bit
@@ -21,9 +22,14 @@ export function transpose(w: Float32Array, rows: number, cols: number): Float32A
   return out;
 }
 
+/** A float weight stored in the activations' float type (float32, or float16 bits). */
+export function floatWeight(g: OnnxGraphBuilder, name: string, dims: readonly Dim[], w: Float32Array, type: FloatType): string {
+  return type === DType.float ? g.weight(name, DType.float, dims as number[], w) : g.weight(name, DType.float16, dims as number[], toFloat16(w));
+}
+
 /**
  * Emits `x @ W^T (+ bias)` for a Hugging Face Linear weight W of shape [outFeatures, inFeatures],
- * in the requested weight precision.
+ * in the requested weight precision; `act` is the float type of `x` (and of scales and bias).
  */
 export function emitLinear(
   g: OnnxGraphBuilder,
@@ -32,12 +38,13 @@ export function emitLinear(
   w: Float32Array,
   outFeatures: number,
   inFeatures: number,
-  dtype: WeightDType,
+  dtype: ShardDType,
+  act: FloatType,
   bias?: Float32Array,
 ): string {
   let y: string;
-  if (dtype === 'fp32') {
-    y = g.op('MatMul', [x, g.weight(name, DType.float, [inFeatures, outFeatures], transpose(w, outFeatures, inFeatures))]);
+  if (dtype === 'fp32' || dtype === 'fp16') {
+    y = g.op('MatMul', [x, floatWeight(g, name, [inFeatures, outFeatures], transpose(w, outFeatures, inFeatures), act)]);
   } else {
     const { bits, blockSize } = NBITS[dtype];
     const q = quantizeBlocks(w, outFeatures, inFeatures, blockSize, bits);
@@ -46,12 +53,12 @@ export function emitLinear(
       [
         x,
         g.weight(`${name}.${dtype}`, DType.uint8, [outFeatures, q.blocksPerCol, (blockSize * bits) / 8], q.packed),
-        g.weight(`${name}.scales`, DType.float, [outFeatures * q.blocksPerCol], q.scales),
+        floatWeight(g, `${name}.scales`, [outFeatures * q.blocksPerCol], q.scales, act),
         g.weight(`${name}.zp`, DType.uint8, [q.zeroPoints.length], q.zeroPoints),
       ],
       { K: inFeatures, N: outFeatures, bits, block_size: blockSize, accuracy_level: 4 },
       'com.microsoft',
     );
   }
-  return bias ? g.op('Add', [y, g.weight(`${name}.bias`, DType.float, [outFeatures], bias)]) : y;
+  return bias ? g.op('Add', [y, floatWeight(g, `${name}.bias`, [outFeatures], bias, act)]) : y;
 }

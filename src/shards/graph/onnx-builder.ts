@@ -1,5 +1,6 @@
 import onnxProto from 'onnx-proto';
 import type { WeightFile } from './weight-file.js';
+import { toFloat16 } from './float16.js';
 
 const { onnx } = onnxProto;
 type AttrValue = number | number[] | string | { ints: number[] } | { floats: number[] };
@@ -7,12 +8,15 @@ type AttrValue = number | number[] | string | { ints: number[] } | { floats: num
 /** ONNX element types the builder emits. */
 export const DType = {
   float: onnx.TensorProto.DataType.FLOAT,
+  float16: onnx.TensorProto.DataType.FLOAT16,
   uint8: onnx.TensorProto.DataType.UINT8,
   int8: onnx.TensorProto.DataType.INT8,
   int32: onnx.TensorProto.DataType.INT32,
   int64: onnx.TensorProto.DataType.INT64,
 } as const;
 export type DTypeCode = (typeof DType)[keyof typeof DType];
+/** The float element types activations and weights may have. */
+export type FloatType = typeof DType.float | typeof DType.float16;
 
 /** A symbolic or fixed dimension of a graph input/output. */
 export type Dim = number | string;
@@ -68,6 +72,12 @@ export class OnnxGraphBuilder {
     return output;
   }
 
+  /** Adds a single-output node whose output is `name` (a graph output needs no Identity copy then). */
+  opTo(name: string, opType: string, inputs: readonly string[], attrs: Record<string, AttrValue> = {}, domain = ''): string {
+    this.nodes.push({ opType, domain, name: `${opType.toLowerCase()}_${this.counter++}`, input: [...inputs], output: [name], attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)) });
+    return name;
+  }
+
   /** Adds a single-output node and returns its output name. */
   op(opType: string, inputs: readonly string[], attrs: Record<string, AttrValue> = {}, domain = ''): string {
     return this.opN(opType, inputs, 1, attrs, domain)[0]!;
@@ -85,6 +95,14 @@ export class OnnxGraphBuilder {
   constF32(value: number): string {
     const name = `c_f32_${this.counter++}`;
     this.initializers.push({ name, dataType: DType.float, dims: [], rawData: bytes(new Float32Array([value])) });
+    return name;
+  }
+
+  /** A float constant scalar of the given float type (float32 or float16). */
+  constFloat(value: number, type: FloatType): string {
+    if (type === DType.float) return this.constF32(value);
+    const name = `c_f16_${this.counter++}`;
+    this.initializers.push({ name, dataType: DType.float16, dims: [], rawData: bytes(toFloat16(new Float32Array([value]))) });
     return name;
   }
 
