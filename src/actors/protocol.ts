@@ -42,6 +42,8 @@ export interface ResolvedEngineConfig {
   readonly cacheDir: string;
   /** Test-only fault injection in the shards. */
   readonly faults?: ShardFaults;
+  /** The process-wide WebGPU run lock word (src/shards/gpu-run-lock.ts), shared by every engine of the process. */
+  readonly gpuLock: SharedArrayBuffer;
 }
 
 /** Most top alternatives a request may ask for per position (output or prompt). */

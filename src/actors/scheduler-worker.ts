@@ -46,7 +46,7 @@ class SchedulerActor implements SchedulerActorApi {
       slotTable,
     );
     await this.pool.start(
-      { modelDir: config.modelPath, tp: config.tp, device: config.device, dtype: config.dtype, kvSlots: config.kvCacheTokens, threads: config.threadsPerShard, cacheDir: config.cacheDir },
+      { modelDir: config.modelPath, tp: config.tp, device: config.device, gpuLock: config.gpuLock, dtype: config.dtype, kvSlots: config.kvCacheTokens, threads: config.threadsPerShard, cacheDir: config.cacheDir },
       config.faults ?? {},
       progress,
       (message) => this.fatal(message),

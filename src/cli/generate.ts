@@ -14,7 +14,8 @@ Prints the model's continuation of TEXT as it is generated.
   --top-k K             keep the K most likely tokens (default -1: all)
   --seed N              seed for sampling
   --tp N                tensor-parallel shards: 1, 2 or 4 (default 1)
-  --dtype D             fp32 | q8 | q4 (default fp32)
+  --device D            cpu | webgpu (default cpu)
+  --dtype D             cpu: fp32 | q8 | q4 (default fp32); webgpu: fp16 | fp32 | q4 (default fp16)
   --chat                wrap the prompt in the model's chat template as a user message
   -h, --help            this text
 `;
@@ -32,7 +33,8 @@ export async function generateCommand(argv: string[]): Promise<void> {
       'top-k': { type: 'string', default: '-1' },
       seed: { type: 'string' },
       tp: { type: 'string', default: '1' },
-      dtype: { type: 'string', default: 'fp32' },
+      device: { type: 'string', default: 'cpu' },
+      dtype: { type: 'string' },
       chat: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -49,7 +51,8 @@ export async function generateCommand(argv: string[]): Promise<void> {
   };
   const options: EngineOptions = {
     tp: number('tp', values.tp),
-    dtype: values.dtype as EngineOptions['dtype'],
+    device: values.device as EngineOptions['device'],
+    ...(values.dtype !== undefined && { dtype: values.dtype as EngineOptions['dtype'] }),
     onProgress: (p) => process.stderr.write(`\r${p.phase} ${p.done}/${p.total}   `),
   };
   if (values['model-path'] !== undefined) options.model = values['model-path'];

@@ -40,7 +40,8 @@ that need the model answer 503 "model is loading" until it is ready.
 Model and engine:
   --model-path DIR            Hugging Face model folder (default: the bundled arbor-tiny model)
   --tp N, --tp-size N         tensor-parallel shards: 1, 2 or 4 (default 1)
-  --dtype TYPE                weight precision: fp32, q8 or q4 (default fp32)
+  --device DEVICE             cpu or webgpu (default cpu; webgpu: KV cache on the GPU)
+  --dtype TYPE                weight precision: cpu fp32, q8 or q4 (default fp32); webgpu fp16, fp32 or q4 (default fp16)
   --max-running-requests N    most requests decoding at once (default 64)
   --max-total-tokens N        KV cache capacity in tokens (default 16384)
   --chunked-prefill-size N    most prompt tokens prefilled per step (default 512)
@@ -65,6 +66,7 @@ const OPTIONS = {
   port: { type: 'string', default: '30000' },
   tp: { type: 'string' },
   'tp-size': { type: 'string' },
+  device: { type: 'string' },
   dtype: { type: 'string' },
   'max-running-requests': { type: 'string' },
   'max-total-tokens': { type: 'string' },
@@ -100,11 +102,13 @@ export function parseServeArgs(argv: readonly string[]): ServeConfig | 'help' {
     throw new ServeArgsError('--tp', `--tp ${values.tp} and --tp-size ${values['tp-size']} disagree (they are the same flag)`);
   }
   const tp = int('--tp', values.tp ?? values['tp-size'], 1);
-  const dtype = oneOf('--dtype', values.dtype, ['fp32', 'q8', 'q4'] as const);
+  const device = oneOf('--device', values.device, ['cpu', 'webgpu'] as const);
+  const dtype = oneOf('--dtype', values.dtype, device === 'webgpu' ? (['fp16', 'fp32', 'q4'] as const) : (['fp32', 'q8', 'q4'] as const));
   const schedulePolicy = oneOf('--schedule-policy', values['schedule-policy'], ['lpm', 'fcfs'] as const);
   const engine: EngineOptions = {
     ...(values['model-path'] !== undefined && { model: values['model-path'] }),
     ...(tp !== undefined && { tp }),
+    ...(device !== undefined && { device }),
     ...(dtype !== undefined && { dtype }),
     ...optional('maxRunningRequests', int('--max-running-requests', values['max-running-requests'], 1)),
     ...optional('kvCacheTokens', int('--max-total-tokens', values['max-total-tokens'], 1)),

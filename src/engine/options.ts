@@ -9,6 +9,9 @@ import type { ResolvedEngineConfig, ShardFaults } from '../actors/protocol.js';
 import { defaultCacheDir } from '../shards/cache-dir.js';
 import { DEFAULT_DTYPE, DEVICE_DTYPES, type ShardDevice, type ShardDType } from '../shards/device.js';
 
+/** One WebGPU run lock for every engine of this process: they all share ORT's one WebGPU context. */
+const GPU_LOCK = new SharedArrayBuffer(4);
+
 // `satisfies` makes a new EngineOptions field a compile error here until it is listed.
 const KNOWN = new Set(Object.keys({
   model: true, tp: true, device: true, dtype: true, kvCacheTokens: true, maxRunningRequests: true, chunkedPrefillSize: true,
@@ -62,6 +65,7 @@ export function resolveEngineOptions(options: EngineOptions, modelPath: string, 
     tp,
     device,
     dtype,
+    gpuLock: GPU_LOCK,
     kvCacheTokens,
     maxRunningRequests,
     chunkedPrefillSize,

@@ -10,6 +10,7 @@ import { planShard } from './shard-layout.js';
 import { buildShardGraphs } from './graph/transformer.js';
 import { GraphInput, type GraphSegment } from './graph/segment-emitter.js';
 import { WebGpuShardRuntime } from './webgpu-runtime.js';
+import { GpuRunLock } from './gpu-run-lock.js';
 import type { ShardCompute } from './shard-compute.js';
 import { WeightFile } from './graph/weight-file.js';
 import type { ShardDevice, ShardDType } from './device.js';
@@ -24,6 +25,8 @@ export interface ShardLoadOptions {
   readonly modelDir: string;
   readonly tp: number;
   readonly rank: number;
+  /** WebGPU: the process-wide lock word serializing GPU runs (see GpuRunLock); default: one per thread. */
+  readonly gpuLock?: SharedArrayBuffer;
   /** Where the shard computes (default 'cpu'). */
   readonly device?: ShardDevice;
   readonly dtype: ShardDType;
@@ -124,7 +127,7 @@ export async function loadShard(o: ShardLoadOptions): Promise<ShardCompute> {
     loaded.push({ spec, session });
   }
   o.onProgress?.({ phase: `shard ${o.rank}: opening sessions`, done: manifest.segments.length, total: manifest.segments.length });
-  if (o.device === 'webgpu') return new WebGpuShardRuntime(cfg, layout, loaded, o.kvSlots, o.dtype !== 'fp32');
+  if (o.device === 'webgpu') return new WebGpuShardRuntime(cfg, layout, loaded, o.kvSlots, o.dtype !== 'fp32', o.gpuLock && new GpuRunLock(o.gpuLock));
   return new ShardRuntime(cfg, layout, loaded, o.kvSlots);
 }
 

@@ -8,6 +8,10 @@ import { GraphInput } from './graph/segment-emitter.js';
 import type { LoadedSegment } from './shard-runtime.js';
 import type { ShardCompute } from './shard-compute.js';
 import { buildWebGpuStepFeeds } from './step-feeds-webgpu.js';
+import { GpuRunLock } from './gpu-run-lock.js';
+
+/** The lock of shards loaded without one (all in this thread). */
+const THREAD_LOCK = new GpuRunLock();
 
 /**
  * A shard on onnxruntime's WebGPU EP. Each layer's KV pool is a GPU buffer: the step graph
@@ -26,6 +30,7 @@ export class WebGpuShardRuntime implements ShardCompute {
     private readonly segments: readonly LoadedSegment[],
     readonly poolSlots: number,
     private readonly fp16: boolean,
+    private readonly lock: GpuRunLock = THREAD_LOCK,
   ) {
     this.rope = new RopeTable(cfg);
     const rows = 2 * layout.kvHeadsLocal * poolSlots;
@@ -49,7 +54,7 @@ export class WebGpuShardRuntime implements ShardCompute {
         else inputs[name] = feeds[name]!;
       }
       for (const l of seg.spec.kvLayers) inputs[GraphInput.kvPool(l)] = this.pools[l]!;
-      const out = await seg.session.run(inputs);
+      const out = await this.lock.run(() => seg.session.run(inputs));
       for (const l of seg.spec.kvLayers) {
         const old = this.pools[l]!;
         this.pools[l] = out[GraphInput.kvPoolOut(l)]!;

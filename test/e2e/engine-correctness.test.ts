@@ -1,12 +1,17 @@
 import t from 'tap';
 import { fixtureEngine, tokenIds } from '../helpers/engine.js';
 import { loadReference, rowRelError } from '../helpers/fixtures.js';
+import { webgpuRunnable } from '../helpers/webgpu.js';
 
 const ref = loadReference('qwen2');
 
-t.test('engine (tp=1 and tp=2) reproduces transformers greedy tokens and prompt logprobs', async (t) => {
-  const e1 = await fixtureEngine('qwen2');
-  const e2 = await fixtureEngine('qwen2', { tp: 2 });
+// The engine-level checks run on every device this machine has (CI: both; lavapipe gives WebGPU).
+for (const device of webgpuRunnable() ? (['cpu', 'webgpu'] as const) : (['cpu'] as const)) {
+const d = { device, ...(device === 'webgpu' ? { dtype: 'fp32' as const } : {}) };
+
+t.test(`${device}: engine (tp=1 and tp=2) reproduces transformers greedy tokens and prompt logprobs`, async (t) => {
+  const e1 = await fixtureEngine('qwen2', d);
+  const e2 = await fixtureEngine('qwen2', { ...d, tp: 2 });
   t.teardown(() => Promise.all([e1.close(), e2.close()]));
 
   for (const [i, prompt] of ref.prompts.entries()) {
@@ -29,8 +34,8 @@ t.test('engine (tp=1 and tp=2) reproduces transformers greedy tokens and prompt 
   }
 });
 
-t.test('32 concurrent greedy requests give exactly the tokens each gives alone', async (t) => {
-  const engine = await fixtureEngine('qwen2', { maxRunningRequests: 32 });
+t.test(`${device}: 32 concurrent greedy requests give exactly the tokens each gives alone`, async (t) => {
+  const engine = await fixtureEngine('qwen2', { ...d, maxRunningRequests: 32 });
   t.teardown(() => engine.close());
   const prompts = Array.from({ length: 32 }, (_, i) => tokenIds(i + 1, 5 + (i % 13)));
   const alone = [];
@@ -40,8 +45,8 @@ t.test('32 concurrent greedy requests give exactly the tokens each gives alone',
   t.same(together.map((r) => r.tokenIds), alone);
 });
 
-t.test('a cached 100-token prefix is reused and gives the same logprobs as a cold run', async (t) => {
-  const engine = await fixtureEngine('qwen2');
+t.test(`${device}: a cached 100-token prefix is reused and gives the same logprobs as a cold run`, async (t) => {
+  const engine = await fixtureEngine('qwen2', d);
   t.teardown(() => engine.close());
   const prefix = tokenIds(77, 100);
   const req = (suffix: number[]) => ({ inputIds: [...prefix, ...suffix], maxTokens: 3, temperature: 0, ignoreEos: true, topLogprobs: 20 });
@@ -59,6 +64,8 @@ t.test('a cached 100-token prefix is reused and gives the same logprobs as a col
     t.ok(rowRelError(w, c) <= 1e-4, `position ${i} logprobs within 1e-4`);
   }
 });
+
+}
 
 t.test('sampling: seeds reproduce, stop strings and stop tokens end output, streams add up', async (t) => {
   const engine = await fixtureEngine('qwen2');

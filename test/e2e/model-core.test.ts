@@ -2,67 +2,14 @@ import t from 'tap';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { loadShard } from '../../src/shards/shard-loader.js';
-import { LocalTensorParallel } from '../../src/shards/local-tensor-parallel.js';
-import type { StepSequence } from '../../src/shards/step.js';
-import { ARCH_FIXTURES, FIXTURES, MODELS, argmax, loadReference, row, rowRelError, tempCacheDir } from '../helpers/fixtures.js';
-import type { Reference } from '../helpers/fixtures.js';
+import { ARCH_FIXTURES, MODELS, argmax, loadReference, row, rowRelError, tempCacheDir } from '../helpers/fixtures.js';
+import { openFixture, runScenarios, type ScenarioLogits } from '../helpers/scenarios.js';
 
 const cacheDir = tempCacheDir();
 const TOL = 1e-4;
 
-async function open(name: string, tp: number, dtype: 'fp32' | 'q8' | 'q4' = 'fp32') {
-  const threads = tp === 1 ? 2 : 1;
-  const shards = await Promise.all(
-    Array.from({ length: tp }, (_, rank) => loadShard({ modelDir: join(FIXTURES, name), tp, rank, dtype, kvSlots: 512, threads, cacheDir })),
-  );
-  return new LocalTensorParallel(shards);
-}
-
-/** Runs the fixture's three scenarios and returns every logits row in fixture order. */
-async function runScenarios(model: LocalTensorParallel, ref: Reference) {
-  const V = model.vocabSize;
-  let nextSlot = 0;
-  const alloc = (n: number) => Array.from({ length: n }, () => nextSlot++);
-  const out = { prefill: [] as Float32Array[][], greedy: [] as { tokens: number[]; logits: Float32Array[] }[], extend: [] as Float32Array[] };
-  // 1. the three ragged prompts in one step, logits at every position
-  const slots = ref.prompts.map((p) => alloc(p.length));
-  const pre = await model.forward({
-    sequences: ref.prompts.map((p, i) => ({ tokens: p, cachedSlots: [], newSlots: slots[i]!, logitsFrom: 0 })),
-  });
-  let r = 0;
-  for (const p of ref.prompts) out.prefill.push(p.map(() => row(pre, r++, V).slice()));
-  // 2. batched greedy decode over the prompts' cached KV
-  const state = ref.prompts.map((p, i) => {
-    const last = out.prefill[i]![p.length - 1]!;
-    return { context: [...slots[i]!], tokens: [argmax(last)], logits: [last] };
-  });
-  for (let step = 1; step < 4; step++) {
-    const seqs: StepSequence[] = state.map((s) => ({ tokens: [s.tokens.at(-1)!], cachedSlots: s.context, newSlots: alloc(1), logitsFrom: 0 }));
-    const logits = await model.forward({ sequences: seqs });
-    state.forEach((s, i) => {
-      s.context = [...s.context, seqs[i]!.newSlots[0]!];
-      const l = row(logits, i, V).slice();
-      s.logits.push(l);
-      s.tokens.push(argmax(l));
-    });
-  }
-  out.greedy = state.map((s) => ({ tokens: s.tokens, logits: s.logits }));
-  // 3. extend after a cached prefix, mixed in one step with a fresh prefill and a decode
-  const prefixSlots = alloc(ref.extend.prefix.length);
-  await model.forward({ sequences: [{ tokens: ref.extend.prefix, cachedSlots: [], newSlots: prefixSlots, logitsFrom: ref.extend.prefix.length }] });
-  const mixed = await model.forward({
-    sequences: [
-      { tokens: ref.extend.suffix, cachedSlots: prefixSlots, newSlots: alloc(ref.extend.suffix.length), logitsFrom: 0 },
-      { tokens: ref.prompts[1]!, cachedSlots: [], newSlots: alloc(ref.prompts[1]!.length), logitsFrom: ref.prompts[1]!.length - 1 },
-      { tokens: [state[2]!.tokens.at(-1)!], cachedSlots: state[2]!.context, newSlots: alloc(1), logitsFrom: 0 },
-    ],
-  });
-  for (let i = 0; i < ref.extend.suffix.length; i++) out.extend.push(row(mixed, i, V).slice());
-  const mixedPrefillLast = row(mixed, ref.extend.suffix.length, V);
-  return { ...out, mixedPrefillLast };
-}
-
-const fp32Results = new Map<string, Awaited<ReturnType<typeof runScenarios>>>();
+const fp32Results = new Map<string, ScenarioLogits>();
+const open = (name: string, tp: number, dtype: 'fp32' | 'q8' | 'q4' = 'fp32') => openFixture(name, tp, dtype, cacheDir);
 
 for (const name of ARCH_FIXTURES) {
   t.test(`${name}: fp32 logits match transformers (tp=1)`, async (t) => {

@@ -48,6 +48,12 @@ t.test('--chat-template reads a file', async (t) => {
   t.match(parseServeArgs(['--chat-template', file]), { chatTemplate: '{% for m in messages %}{{ m.content }}{% endfor %}' });
 });
 
+t.test('--device webgpu selects the WebGPU shards and its precisions', async (t) => {
+  const args = parseServeArgs(['--device', 'webgpu', '--dtype', 'fp16']);
+  t.not(args, 'help');
+  if (args !== 'help') t.match(args.engine, { device: 'webgpu', dtype: 'fp16' });
+});
+
 t.test('bad flags are named', async (t) => {
   const cases: [string[], RegExp][] = [
     [['--bogus'], /^--bogus: Unknown option/],
@@ -55,6 +61,8 @@ t.test('bad flags are named', async (t) => {
     [['--port', '70000'], /^--port: must be an integer/],
     [['--tp', '2', '--tp-size', '4'], /^--tp: --tp 2 and --tp-size 4 disagree/],
     [['--dtype', 'fp16'], /^--dtype: must be one of fp32, q8, q4/],
+    [['--device', 'webgpu', '--dtype', 'q8'], /^--dtype: must be one of fp16, fp32, q4/],
+    [['--device', 'cuda'], /^--device: must be one of cpu, webgpu/],
     [['--schedule-policy', 'random'], /^--schedule-policy: must be one of lpm, fcfs/],
     [['--max-total-tokens', '0'], /^--max-total-tokens: must be an integer in \[1,/],
     [['--context-length', '1.5'], /^--context-length: must be an integer/],
@@ -69,7 +77,7 @@ t.test('bad flags are named', async (t) => {
 });
 
 t.test('--help documents every flag', async (t) => {
-  for (const flag of ['--model-path', '--host', '--port', '--tp', '--tp-size', '--dtype', '--max-running-requests', '--max-total-tokens', '--chunked-prefill-size', '--schedule-policy', '--disable-radix-cache', '--context-length', '--api-key', '--served-model-name', '--chat-template', '--enable-metrics', '--max-body-bytes', '--help']) {
+  for (const flag of ['--model-path', '--host', '--port', '--tp', '--tp-size', '--device', '--dtype', '--max-running-requests', '--max-total-tokens', '--chunked-prefill-size', '--schedule-policy', '--disable-radix-cache', '--context-length', '--api-key', '--served-model-name', '--chat-template', '--enable-metrics', '--max-body-bytes', '--help']) {
     t.match(SERVE_HELP, new RegExp(`${flag}\\b`), flag);
   }
 });
