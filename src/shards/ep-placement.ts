@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { runOrtChild } from './ort-child.js';
 
 /** ORT's name for the WebGPU execution provider in its logs. */
 export const WEBGPU_EP = 'WebGpuExecutionProvider';
@@ -75,8 +75,18 @@ for (const [i, path] of paths.entries()) {
  */
 export async function readPlacement(models: readonly string[], options: PlacementOptions = {}): Promise<SessionPlacement[]> {
   const sessionOptions = { executionProviders: ['webgpu'], graphOptimizationLevel: 'all', ...options.sessionOptions };
-  const ortUrl = import.meta.resolve('onnxruntime-node');
-  const log = await runChild([ortUrl, JSON.stringify(sessionOptions), ...models], options);
+  const r = await runOrtChild(CHILD, [JSON.stringify(sessionOptions), ...models], {
+    env: options.env,
+    timeoutMs: options.timeoutMs ?? 120_000,
+  }).catch((e: Error) => {
+    throw new PlacementError(`cannot start the placement child: ${e.message}`);
+  });
+  const log = r.stderr;
+  // A failed session is reported by a marker; a non-zero exit without one is a crash or timeout.
+  if (r.code !== 0 && !log.includes(`${MARK} error`)) {
+    const how = r.timedOut ? 'was killed after its timeout' : `exited with ${r.signal ?? `code ${r.code}`}`;
+    throw new PlacementError(`the placement child ${how}; its log ends with:\n${log.slice(-2000)}`);
+  }
   const sections = splitSections(log, models);
   return models.map((_, i) => parsePlacement(sections[i]!));
 }
@@ -136,23 +146,4 @@ function splitSections(log: string, models: readonly string[]): string[] {
   const missing = models.findIndex((_, i) => sections[i] === undefined);
   if (missing >= 0) throw new PlacementError(`${models[missing]}: the placement child ended before this model; its log ends with:\n${log.slice(-2000)}`);
   return sections;
-}
-
-function runChild(args: readonly string[], options: PlacementOptions): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD, ...args], {
-      env: options.env ?? process.env,
-      stdio: ['ignore', 'ignore', 'pipe'],
-      timeout: options.timeoutMs ?? 120_000,
-    });
-    const chunks: Buffer[] = [];
-    child.stderr.on('data', (c: Buffer) => chunks.push(c));
-    child.on('error', (e) => reject(new PlacementError(`cannot start the placement child: ${e.message}`)));
-    child.on('close', (code, signal) => {
-      const log = Buffer.concat(chunks).toString('utf8');
-      // A failed session is reported by a marker; a non-zero exit without one is a crash or timeout.
-      if (code === 0 || log.includes(`${MARK} error`)) resolve(log);
-      else reject(new PlacementError(`the placement child exited with ${signal ?? `code ${code}`}; its log ends with:\n${log.slice(-2000)}`));
-    });
-  });
 }
