@@ -11,6 +11,10 @@ import { buildShardGraphs } from './graph/transformer.js';
 import { GraphInput, type GraphSegment } from './graph/segment-emitter.js';
 import { WebGpuShardRuntime } from './webgpu-runtime.js';
 import { GpuRunLock } from './gpu-run-lock.js';
+import { probeWebGpu } from './webgpu-probe.js';
+
+/** One probe per thread: a missing adapter must be a clear error, never a crash inside ORT. */
+let webgpuProbe: Promise<unknown> | null = null;
 import type { ShardCompute } from './shard-compute.js';
 import { WeightFile } from './graph/weight-file.js';
 import type { ShardDevice, ShardDType } from './device.js';
@@ -114,6 +118,11 @@ async function openSegment(o: ShardLoadOptions, dir: string, spec: Omit<GraphSeg
  * external weights are written once per model × shard × dtype; later starts skip building.
  */
 export async function loadShard(o: ShardLoadOptions): Promise<ShardCompute> {
+  if (o.device === 'webgpu') {
+    webgpuProbe ??= probeWebGpu();
+    webgpuProbe.catch(() => (webgpuProbe = null));
+    await webgpuProbe;
+  }
   const cfg: ModelConfig = loadModelConfig(o.modelDir);
   const layout = planShard(cfg, o.tp, o.rank);
   const dir = join(o.cacheDir ?? defaultCacheDir(), `${cacheKey(o)}-tp${o.tp}r${o.rank}-${o.device ?? 'cpu'}-${o.dtype}`);
