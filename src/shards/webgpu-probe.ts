@@ -131,8 +131,7 @@ function tinyModel(fp16: boolean): string {
   const weights = new WeightFile(devNull);
   const b = new OnnxGraphBuilder('probe', weights);
   const x = b.input('x', DType.float, [INPUT.length]);
-  const FLOAT16 = 10;
-  const h = fp16 ? b.op('Cast', [x], { to: FLOAT16 }) : x;
+  const h = fp16 ? b.op('Cast', [x], { to: DType.float16 }) : x;
   const sum = b.op('Add', [h, h]);
   b.output(fp16 ? b.op('Cast', [sum], { to: DType.float }) : sum, 'y', DType.float, [INPUT.length]);
   weights.close();

@@ -1,8 +1,8 @@
 /**
  * Tiny one-op graphs for tools/webgpu-ops.ts: each checks one op and dtype the WebGPU step graph may
  * use. Float cases are written once and built as fp32 and fp16; the fp16 variant casts its fp32
- * inputs and weights to fp16 inside the graph and its outputs back, so no JS half-float conversion
- * is needed and the op itself computes in fp16 (ORT folds the casts of weights into fp16 weights).
+ * inputs and weights to fp16 inside the graph and its outputs back, so the feeds and results stay
+ * fp32 and the op itself computes in fp16 (ORT folds the casts of weights into fp16 weights).
  */
 import ort from 'onnxruntime-node';
 import { DType, OnnxGraphBuilder, type Dim } from '../../src/shards/graph/onnx-builder.js';
@@ -12,9 +12,6 @@ import { SeededRandom, fnv1a } from './prng.js';
 
 export type FloatKind = 'fp32' | 'fp16';
 type IntKind = 'int32' | 'int64';
-
-// ONNX's FLOAT16 element type, only ever used as a Cast target here.
-const ONNX_FLOAT16 = 10;
 
 /** One graph under test: its builder, the feeds that run it, and the node whose placement counts. */
 export class CaseGraph {
@@ -83,7 +80,7 @@ export class CaseGraph {
   }
 
   private toKind(value: string): string {
-    return this.ft === 'fp16' ? this.b.op('Cast', [value], { to: ONNX_FLOAT16 }) : value;
+    return this.ft === 'fp16' ? this.b.op('Cast', [value], { to: DType.float16 }) : value;
   }
 }
 
