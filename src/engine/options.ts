@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { EngineOptions } from './types.js';
 import { RequestError } from './errors.js';
+import { previewValue } from './value-preview.js';
 import type { ModelConfig } from '../model/config.js';
 import type { ResolvedEngineConfig, ShardFaults } from '../actors/protocol.js';
 import { defaultCacheDir } from '../shards/cache-dir.js';
@@ -25,13 +26,13 @@ export function bundledModelPath(): string {
 
 function positiveInt(field: string, v: unknown, fallback: number): number {
   if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new RequestError(field, `must be a positive integer (got ${JSON.stringify(v)})`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new RequestError(field, `must be a positive integer (got ${previewValue(v)})`);
   return v;
 }
 
 function oneOf<T extends string | number>(field: string, v: unknown, allowed: readonly T[], fallback: T): T {
   if (v === undefined) return fallback;
-  if (!allowed.includes(v as T)) throw new RequestError(field, `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')} (got ${JSON.stringify(v)})`);
+  if (!allowed.includes(v as T)) throw new RequestError(field, `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')} (got ${previewValue(v)})`);
   return v as T;
 }
 

@@ -1,5 +1,6 @@
 import type { GenerateRequest } from './types.js';
 import { RequestError } from './errors.js';
+import { previewValue } from './value-preview.js';
 import type { ModelTokenizer } from '../tokenizer/tokenizer.js';
 import { MAX_TOP_LOGPROBS } from '../actors/protocol.js';
 import type { SchedulerRequest } from '../actors/protocol.js';
@@ -17,19 +18,19 @@ const KNOWN_FIELDS = new Set(Object.keys({
 
 function int(field: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new RequestError(field, `must be an integer in [${min}, ${max}] (got ${JSON.stringify(v)})`);
+    throw new RequestError(field, `must be an integer in [${min}, ${max}] (got ${previewValue(v)})`);
   }
   return v;
 }
 
 function bool(field: string, v: unknown): boolean {
-  if (typeof v !== 'boolean') throw new RequestError(field, `must be a boolean (got ${JSON.stringify(v)})`);
+  if (typeof v !== 'boolean') throw new RequestError(field, `must be a boolean (got ${previewValue(v)})`);
   return v;
 }
 
 function num(field: string, v: unknown, fallback: number): number {
   if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new RequestError(field, `must be a finite number (got ${JSON.stringify(v)})`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new RequestError(field, `must be a finite number (got ${previewValue(v)})`);
   return v;
 }
 

@@ -33,8 +33,15 @@ export interface ParsedChatRequest extends OpenAICommonRequest {
   readonly topLogprobs: number;
 }
 
-// `developer` is OpenAI's newer name for `system`; chat templates only know the latter.
-const ROLES: Readonly<Record<string, string>> = { system: 'system', developer: 'system', user: 'user', assistant: 'assistant', tool: 'tool' };
+// `developer` is OpenAI's newer name for `system`; chat templates only know the latter. A Map, not
+// an object literal: `"constructor" in {…}` is true, and that role once rendered JavaScript source.
+const ROLES: ReadonlyMap<string, string> = new Map([
+  ['system', 'system'],
+  ['developer', 'system'],
+  ['user', 'user'],
+  ['assistant', 'assistant'],
+  ['tool', 'tool'],
+]);
 
 /**
  * Validates an OpenAI chat request and turns it into an engine request: messages rendered with
@@ -142,11 +149,10 @@ function readMessages(body: JsonObject): ChatMessage[] {
     const name = `messages[${i}]`;
     const message = asObject(value, name);
     const role = message['role'];
-    if (typeof role !== 'string' || !(role in ROLES)) {
-      bad(`${name}.role`, `must be one of ${Object.keys(ROLES).join(', ')}`, role);
-    }
+    const templateRole = typeof role === 'string' ? ROLES.get(role) : undefined;
+    if (templateRole === undefined) bad(`${name}.role`, `must be one of ${[...ROLES.keys()].join(', ')}`, role);
     if (field(message, 'tool_calls') !== undefined) bad(`${name}.tool_calls`, 'tool calling is not supported');
-    return { role: ROLES[role]!, content: readContent(message, name, role === 'assistant') };
+    return { role: templateRole, content: readContent(message, name, role === 'assistant') };
   });
 }
 

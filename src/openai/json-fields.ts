@@ -1,4 +1,5 @@
 import { RequestError } from '../engine/errors.js';
+import { previewValue } from '../engine/value-preview.js';
 
 /** A parsed JSON object (a request body or one of its nested objects). */
 export type JsonObject = Record<string, unknown>;
@@ -12,15 +13,9 @@ export interface NumberRule {
   readonly integer?: boolean;
 }
 
-/** Renders a bad value for an error message without dumping a huge payload back at the client. */
-function shown(value: unknown): string {
-  const text = typeof value === 'number' ? String(value) : (JSON.stringify(value) ?? String(value));
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
-}
-
 /** Throws the 400-class error for `name`; `got`, when given, is the offending value. */
 export function bad(name: string, rule: string, ...got: [] | [unknown]): never {
-  throw new RequestError(name, got.length > 0 ? `${rule} (got ${shown(got[0])})` : rule);
+  throw new RequestError(name, got.length > 0 ? `${rule} (got ${previewValue(got[0])})` : rule);
 }
 
 /**
@@ -110,6 +105,18 @@ export function optLogitBias(obj: JsonObject, key: string, name: string, vocabSi
     out[Number(id)] = checkNumber(bias, `${name}.${id}`, { min: -100, max: 100 });
   }
   return out;
+}
+
+/**
+ * Refuses a non-empty `stop_regex` (string or list of strings) until regex matching is built: it
+ * used to be accepted and ignored. Empty values pass, because SGLang's frontend sends
+ * `"stop_regex": []` with every request.
+ */
+export function refuseStopRegex(obj: JsonObject, name: string): void {
+  const value = field(obj, 'stop_regex');
+  if (value === undefined || value === '' || (Array.isArray(value) && value.length === 0)) return;
+  optStop(obj, 'stop_regex', name);
+  bad(name, 'is not supported yet (regex stops need the constrained-decoding work); use "stop" strings');
 }
 
 /** Refuses a field this build cannot honour yet, rather than silently ignoring it. */

@@ -35,8 +35,9 @@ export function completionLogprobs(
     out.tokens.push(text);
     out.token_logprobs.push(t.logprob);
     const alternatives = top > 0 ? (t.topLogprobs ?? []) : [t];
-    // Two ids can share a text (e.g. partial UTF-8); the likelier one keeps the key.
-    const byText: Record<string, number> = {};
+    // Two ids can share a text (e.g. partial UTF-8); the likelier one keeps the key. No prototype:
+    // a token whose text is "constructor" or "__proto__" must be a key like any other.
+    const byText = Object.create(null) as Record<string, number>;
     for (const alt of alternatives) {
       const key = tokenizer.tokenText(alt.token);
       byText[key] = Math.max(byText[key] ?? -Infinity, alt.logprob);

@@ -13,6 +13,7 @@ import {
   optString,
   optTokenIds,
   refuse,
+  refuseStopRegex,
   type JsonObject,
 } from './json-fields.js';
 
@@ -76,6 +77,7 @@ export function readCommon(body: JsonObject, maxTokensKeys: readonly string[], v
   }
   refuse(body, 'regex', 'regex', 'constrained decoding is not available yet');
   refuse(body, 'ebnf', 'ebnf', 'constrained decoding is not available yet');
+  refuseStopRegex(body, 'stop_regex');
 
   const stream = optBoolean(body, 'stream', 'stream') ?? false;
   const streamOptions = field(body, 'stream_options');

@@ -1,4 +1,5 @@
 import { SamplingParamError } from './sampling-errors.js';
+import { previewValue } from '../engine/value-preview.js';
 
 /**
  * How one request's next token is chosen from its logits row. Semantics follow SGLang / OpenAI;
@@ -76,6 +77,5 @@ function finite(field: string, value: unknown): void {
 }
 
 function fail(field: string, value: unknown, rule: string): never {
-  const shown = typeof value === 'number' ? String(value) : (JSON.stringify(value) ?? String(value));
-  throw new SamplingParamError(field, `${rule} (got ${shown})`);
+  throw new SamplingParamError(field, `${rule} (got ${previewValue(value)})`);
 }

@@ -12,6 +12,7 @@ import {
   optStop,
   optTokenIds,
   refuse,
+  refuseStopRegex,
   type JsonObject,
 } from '../openai/json-fields.js';
 import { checkPromptLength, fanOut, MAX_N, MAX_TOP_LOGPROBS, type ModelLimits } from '../openai/sampling.js';
@@ -167,6 +168,7 @@ function readSamplingParams(p: JsonObject, prefix: string, vocabSize: number): {
   const set = CONSTRAINTS.filter((key) => field(p, key) !== undefined);
   if (set.length > 1) bad(name(set[1]!), `at most one of ${CONSTRAINTS.join(', ')} may be set`);
   for (const key of CONSTRAINTS) refuse(p, key, name(key), 'constrained decoding is not available yet');
+  refuseStopRegex(p, name('stop_regex'));
 
   const topK = num('top_k', { integer: true, min: -1 });
   if (topK === 0) bad(name('top_k'), 'must be -1 (all tokens) or >= 1', topK);
