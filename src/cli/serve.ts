@@ -1,14 +1,10 @@
+import { basename } from 'node:path';
 import type { Engine } from '../engine/engine.js';
+import { bundledModelPath } from '../engine/options.js';
 import type { EngineProgress } from '../engine/types.js';
 import { createArborServer } from '../server/server.js';
 import { parseServeArgs, SERVE_HELP } from './serve-args.js';
-
-/**
- * The name of the bundled model (engine-options' `models/arbor-tiny`), written out so that the
- * engine's modules — onnxruntime among them, about half a second to import — load only after
- * the port is open.
- */
-const BUNDLED_MODEL_NAME = 'arbor-tiny';
+import { checkServeEngineOptions, listenError } from './serve-checks.js';
 
 /**
  * `arbor serve`: opens the port at once, loads the model (progress on stderr), prints
@@ -17,8 +13,9 @@ const BUNDLED_MODEL_NAME = 'arbor-tiny';
  * what is still running.
  * @param argv the arguments after "serve".
  * @returns once the server has shut down (resolves; the caller exits 0).
- * @throws ServeArgsError for a bad command line; the load or listen error when the model or the
- *   port cannot be had (the caller prints it and exits 1).
+ * @throws ServeArgsError for a bad command line — engine options and the model's config.json are
+ *   checked before the port opens — or a host or port that cannot be bound; the load error when
+ *   the model cannot be loaded (the caller prints it and exits 1).
  */
 export async function serveCommand(argv: string[]): Promise<void> {
   const config = parseServeArgs(argv);
@@ -26,7 +23,8 @@ export async function serveCommand(argv: string[]): Promise<void> {
     process.stdout.write(SERVE_HELP);
     return;
   }
-  const modelName = config.servedModelName ?? config.engine.model ?? BUNDLED_MODEL_NAME;
+  checkServeEngineOptions(config.engine);
+  const modelName = config.servedModelName ?? config.engine.model ?? basename(bundledModelPath());
   let startLoading!: (engine: Promise<Engine>) => void;
   const enginePromise = new Promise<Engine>((resolve) => (startLoading = resolve));
   const arbor = createArborServer({
@@ -39,8 +37,8 @@ export async function serveCommand(argv: string[]): Promise<void> {
     ...(config.chatTemplate !== undefined && { chatTemplate: config.chatTemplate }),
   });
 
-  const address = await arbor.listen(config.host, config.port).catch((err: Error) => {
-    throw new Error(`--port: cannot listen on ${config.host}:${config.port}: ${err.message}`);
+  const address = await arbor.listen(config.host, config.port).catch((err: NodeJS.ErrnoException) => {
+    throw listenError(err, config.host, config.port);
   });
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   process.stderr.write(`arbor: listening at ${url}, loading ${modelName}\n`);

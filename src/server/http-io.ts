@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { previewValue } from '../engine/value-preview.js';
 
 /** An HTTP error answered as `{"error": {"message": …}}` with `status`. */
 export class HttpError extends Error {
@@ -32,11 +33,33 @@ export function sendText(res: ServerResponse, status: number, text: string, cont
 }
 
 /**
+ * Refuses a body whose Content-Type is not JSON (415), before reading it. Accepted: no
+ * Content-Type at all (SGLang reads any body as JSON, and some clients send none),
+ * `application/json` and `application/<x>+json`, and `application/x-www-form-urlencoded` — what
+ * `curl -d` sends unless told otherwise, with a JSON body in practice. A `charset` other than UTF-8
+ * is refused too: the body is decoded as UTF-8.
+ */
+export function checkJsonContentType(header: string | undefined): void {
+  if (header === undefined || header.trim() === '') return;
+  const [essence = '', ...params] = header.split(';').map((part) => part.trim().toLowerCase());
+  const json = essence === 'application/json' || /^application\/[^/\s]+\+json$/.test(essence);
+  if (!json && essence !== 'application/x-www-form-urlencoded') {
+    throw new HttpError(415, `Content-Type: expected application/json, got ${previewValue(header)}`);
+  }
+  const charset = params.find((p) => p.startsWith('charset='))?.slice('charset='.length).replace(/^"|"$/g, '');
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    throw new HttpError(415, `Content-Type: expected charset utf-8 for application/json, got ${previewValue(header)}`);
+  }
+}
+
+/**
  * Reads and parses a JSON request body of at most `limit` bytes.
- * @throws HttpError 413 when the body is larger (the declared Content-Length is checked first, so a
- *   huge upload is refused without reading it), 400 when it is empty or not JSON.
+ * @throws HttpError 415 when the Content-Type is not JSON ({@link checkJsonContentType}), 413 when
+ *   the body is larger (the declared Content-Length is checked first, so a huge upload is refused
+ *   without reading it), 400 when it is empty or not JSON.
  */
 export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+  checkJsonContentType(req.headers['content-type']);
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
   const chunks: Buffer[] = [];

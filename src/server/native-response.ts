@@ -23,6 +23,11 @@ export interface NativeResponse {
     e2e_latency: number;
     input_token_logprobs?: LogprobTriple[];
     output_token_logprobs?: LogprobTriple[];
+    /**
+     * How many output tokens have logprobs so far (SGLang's TokenizerManager: the cumulative count,
+     * which streaming clients use to place the entries they get). Present with `return_logprob`.
+     */
+    output_token_logprobs_length?: number;
     input_top_logprobs?: (LogprobTriple[] | null)[];
     output_top_logprobs?: LogprobTriple[][];
   };
@@ -81,6 +86,7 @@ export class NativeOutput {
     if (this.logprob.enabled) {
       meta.input_token_logprobs = this.prompt.map((p) => this.triple(p.logprob, p.token));
       meta.output_token_logprobs = this.output.map((t) => this.triple(t.logprob, t.token));
+      meta.output_token_logprobs_length = this.output.length;
       if (this.logprob.topN > 0) {
         // The first prompt token has no logprob and so no alternatives.
         meta.input_top_logprobs = this.prompt.map((p) => (p.topLogprobs ? p.topLogprobs.map((a) => this.triple(a.logprob, a.token)) : null));

@@ -72,11 +72,14 @@ export function createArborServer(opts: ArborServerOptions): ArborServer {
       })
     : undefined;
 
-  const routes: Readonly<Record<string, Partial<Record<Method, RouteHandler>>>> = {
+  const routes: Readonly<Record<string, Route>> = {
     '/health': { GET: health },
     '/health_generate': { GET: healthGenerate },
     '/get_model_info': { GET: getModelInfo },
+    // SGLang frontends from v0.5.10 on ask for the shorter names.
+    '/model_info': { GET: getModelInfo },
     '/get_server_info': { GET: getServerInfo },
+    '/server_info': { GET: getServerInfo },
     '/flush_cache': { GET: flushCache, POST: flushCache },
     '/generate': { POST: generate, PUT: generate },
     '/v1/models': { GET: listModels },
@@ -107,12 +110,12 @@ export function createArborServer(opts: ArborServerOptions): ArborServer {
       if (guard && !guard.allows(req, path)) {
         throw new HttpError(401, 'Authorization: missing or wrong API key (send "Authorization: Bearer <key>")');
       }
-      // hasOwn: a path or method must never resolve to an Object.prototype member.
+      // hasOwn: a path must never resolve to an Object.prototype member.
       const route = Object.hasOwn(routes, path) ? routes[path]! : undefined;
       if (!route) throw new HttpError(404, `no route for ${path}`);
-      const handler = Object.hasOwn(route, req.method ?? '') ? route[req.method as Method] : undefined;
+      const handler = handlerFor(route, req.method);
       if (!handler) {
-        const allow = Object.keys(route).join(', ');
+        const allow = allowedMethods(route).join(', ');
         throw new HttpError(405, `${path} accepts ${allow}, not ${req.method}`, { Allow: allow });
       }
       await handler({
@@ -170,6 +173,23 @@ export function createArborServer(opts: ArborServerOptions): ArborServer {
       }),
     close: () => (closing ??= shutdown(opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS)),
   };
+}
+
+type Route = Partial<Record<Method, RouteHandler>>;
+
+/**
+ * The handler of `method` on `route`. HEAD runs the GET handler: node:http sends the headers of a
+ * HEAD response (Content-Length included) and drops its body, as HTTP asks.
+ */
+function handlerFor(route: Route, method: string | undefined): RouteHandler | undefined {
+  const m = method === 'HEAD' ? 'GET' : (method ?? '');
+  // hasOwn: a method must never resolve to an Object.prototype member.
+  return Object.hasOwn(route, m) ? route[m as Method] : undefined;
+}
+
+function allowedMethods(route: Route): string[] {
+  const methods = Object.keys(route);
+  return Object.hasOwn(route, 'GET') ? [...methods, 'HEAD'] : methods;
 }
 
 function readyEngine(slot: EngineSlot): ServedEngine {

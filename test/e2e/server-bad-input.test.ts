@@ -6,6 +6,7 @@ const MAX_BODY = 4096;
 const { url, engine, arbor } = await startTestServer({ apiKey: KEY, maxBodyBytes: MAX_BODY });
 t.teardown(() => arbor.close());
 const auth = { Authorization: `Bearer ${KEY}` };
+const jsonAuth = { ...auth, 'Content-Type': 'application/json' };
 
 interface Case {
   /** Default POST. */
@@ -128,7 +129,7 @@ const cases: Case[] = [
   { method: 'GET', path: '/nope', status: 404, message: /^no route for \/nope/ },
   { method: 'GET', path: '/metrics', status: 404, message: /^no route for \/metrics/ },
   { method: 'GET', path: '/generate', status: 405, message: /^\/generate accepts POST, PUT, not GET/ },
-  { method: 'DELETE', path: '/v1/models', status: 405, message: /accepts GET, not DELETE/ },
+  { method: 'DELETE', path: '/v1/models', status: 405, message: /accepts GET, HEAD, not DELETE/ },
   { method: 'POST', path: '/get_model_info', status: 405, message: /accepts GET/ },
   { method: 'PUT', path: '/flush_cache', status: 405, message: /accepts GET, POST/ },
 ];
@@ -165,14 +166,14 @@ t.test('the API key is checked (Bearer, constant time) except on /health', async
 
 t.test('a body over --max-body-bytes gets 413, declared or streamed', async (t) => {
   const big = JSON.stringify({ text: 'x'.repeat(MAX_BODY) });
-  const declared = await fetch(`${url}/generate`, { method: 'POST', headers: auth, body: big });
+  const declared = await fetch(`${url}/generate`, { method: 'POST', headers: jsonAuth, body: big });
   t.equal(declared.status, 413);
   t.match(await declared.json(), { error: { message: /^body: larger than the limit of 4096 bytes/ } });
 
   const chunks = [big.slice(0, 3000), big.slice(3000)];
   const streamed = await fetch(`${url}/v1/completions`, {
     method: 'POST',
-    headers: auth,
+    headers: jsonAuth,
     body: new ReadableStream({
       pull(controller) {
         const next = chunks.shift();
@@ -189,7 +190,7 @@ t.test('after all that the engine is idle and still serves', async (t) => {
   t.ok(await kvIdle(engine), 'nothing running or queued; KV holds only evictable cache');
   const s = engine.stats();
   t.match(s, { running: 0, queued: 0, healthy: true });
-  const ok = await fetch(`${url}/generate`, { method: 'POST', headers: auth, body: JSON.stringify({ text: 'still alive', sampling_params: { max_new_tokens: 3 } }) });
+  const ok = await fetch(`${url}/generate`, { method: 'POST', headers: jsonAuth, body: JSON.stringify({ text: 'still alive', sampling_params: { max_new_tokens: 3 } }) });
   t.equal(ok.status, 200);
   t.match(await ok.json(), { meta_info: { completion_tokens: Number } });
 });

@@ -5,6 +5,7 @@ import { kvIdle, MODEL_NAME, postJson, sseData, startTestServer } from '../helpe
 const { url, engine, arbor } = await startTestServer({ enableMetrics: true });
 t.teardown(() => arbor.close());
 const tok = engine.tokenizer;
+const JSON_HEADERS = { 'Content-Type': 'application/json' };
 const greedy = (max: number) => ({ max_new_tokens: max, temperature: 0 });
 
 type Triple = [number | null, number, string | null];
@@ -33,7 +34,7 @@ t.test('/generate: text, input_ids and list input match engine.generate', async 
   t.match(body.meta_info, { id: 'r-1', prompt_tokens: tok.encode(prompt).length, completion_tokens: alone.tokenIds.length, cached_tokens: Number, e2e_latency: Number });
   t.same(body.meta_info.finish_reason, alone.finishReason === 'length' ? { type: 'length', length: 8 } : { type: 'stop', matched: alone.matchedStop });
 
-  const put = await fetch(`${url}/generate`, { method: 'PUT', body: JSON.stringify({ input_ids: tok.encode(prompt), sampling_params: greedy(8) }) });
+  const put = await fetch(`${url}/generate`, { method: 'PUT', headers: JSON_HEADERS, body: JSON.stringify({ input_ids: tok.encode(prompt), sampling_params: greedy(8) }) });
   t.equal(((await put.json()) as Native).text, alone.text, 'PUT with input_ids gives the same text');
 
   const prompts = ['first prompt', 'the second one', 'and a third'];
@@ -103,7 +104,7 @@ t.test('stop strings (trimmed or kept with no_stop_trim), n samples, streamed li
   const n = await postJson(`${url}/generate`, { text: prompt, rid: 'n', sampling_params: { max_new_tokens: 4, n: 3, seed: 1 } });
   t.same(n.body.map((r: Native) => r.meta_info.id), ['n-0', 'n-1', 'n-2'], 'n > 1 answers an array of samples');
 
-  const res = await fetch(`${url}/generate`, { method: 'POST', body: JSON.stringify({ text: ['one', 'two'], stream: true, sampling_params: greedy(4) }) });
+  const res = await fetch(`${url}/generate`, { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ text: ['one', 'two'], stream: true, sampling_params: greedy(4) }) });
   const events = (await sseData(res)).slice(0, -1) as (Native & { index: number })[];
   t.same([...new Set(events.map((e) => e.index))].sort(), [0, 1], 'events of a streamed list carry their input index');
   for (const [i, text] of ['one', 'two'].entries()) {
@@ -152,7 +153,7 @@ t.test("SGLang frontend's select: prefix, then prefix+choices with prompt logpro
 t.test('streaming: cumulative text, meta_info, [DONE]', async (t) => {
   const prompt = 'Stream this prompt';
   const alone = await engine.generate({ prompt, maxTokens: 12, temperature: 0, ignoreEos: true });
-  const res = await fetch(`${url}/generate`, { method: 'POST', body: JSON.stringify({ text: prompt, stream: true, sampling_params: { ...greedy(12), ignore_eos: true } }) });
+  const res = await fetch(`${url}/generate`, { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ text: prompt, stream: true, sampling_params: { ...greedy(12), ignore_eos: true } }) });
   t.equal(res.headers.get('content-type'), 'text/event-stream');
   const events = await sseData(res);
   t.equal(events.at(-1), '[DONE]');
@@ -170,7 +171,7 @@ t.test('100 concurrent streaming requests each give exactly their text alone', a
   for (const prompt of prompts) alone.push((await engine.generate({ prompt, maxTokens: 8, temperature: 0 })).text);
   const streamed = await Promise.all(
     prompts.map(async (text) => {
-      const res = await fetch(`${url}/generate`, { method: 'POST', body: JSON.stringify({ text, stream: true, sampling_params: greedy(8) }) });
+      const res = await fetch(`${url}/generate`, { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ text, stream: true, sampling_params: greedy(8) }) });
       const events = await sseData(res);
       t.equal(events.at(-1), '[DONE]');
       return (events.at(-2) as Native).text;
@@ -185,6 +186,7 @@ t.test('a client that disconnects cancels its request and frees its KV', async (
   const controller = new AbortController();
   const res = await fetch(`${url}/generate`, {
     method: 'POST',
+    headers: JSON_HEADERS,
     body: JSON.stringify({ text: 'Keep going for a long time', stream: true, sampling_params: { ...greedy(220), ignore_eos: true } }),
     signal: controller.signal,
   });
@@ -197,6 +199,7 @@ t.test('a client that disconnects cancels its request and frees its KV', async (
   const plain = new AbortController();
   const pending = fetch(`${url}/generate`, {
     method: 'POST',
+    headers: JSON_HEADERS,
     body: JSON.stringify({ text: 'Keep going again', sampling_params: { ...greedy(220), ignore_eos: true } }),
     signal: plain.signal,
   }).catch((err: Error) => err);
@@ -211,6 +214,7 @@ t.test('/flush_cache: 400 while a request runs, 200 when idle', async (t) => {
   const controller = new AbortController();
   const res = await fetch(`${url}/generate`, {
     method: 'POST',
+    headers: JSON_HEADERS,
     body: JSON.stringify({ text: 'Occupy the engine', stream: true, sampling_params: { ...greedy(220), ignore_eos: true } }),
     signal: controller.signal,
   });
@@ -254,6 +258,7 @@ t.test('the port answers while the model loads; generation waits for it', async 
 t.test('graceful shutdown lets an in-flight stream finish', async (t) => {
   const res = await fetch(`${url}/generate`, {
     method: 'POST',
+    headers: JSON_HEADERS,
     body: JSON.stringify({ text: 'Finish me first', stream: true, sampling_params: { ...greedy(40), ignore_eos: true } }),
   });
   const closed = arbor.close();
