@@ -19,8 +19,8 @@ const FLAG_OF: ReadonlyMap<string, string> = new Map([
   ['contextLength', '--context-length'],
 ]);
 
-// Longest names first, so that no name is replaced inside a longer one.
-const FIELD_NAMES = new RegExp(`\\b(${[...FLAG_OF.keys()].sort((a, b) => b.length - a.length).join('|')})\\b`, 'g');
+// The camelCase names, which cannot be ordinary words of a message ("model", "tp" can).
+const FIELD_NAMES = new RegExp(`\\b(${[...FLAG_OF.keys()].filter((name) => /[A-Z]/.test(name)).join('|')})\\b`, 'g');
 
 /**
  * Checks the engine options of `arbor serve` the way `Engine.create` will — options, the model's
