@@ -5,7 +5,7 @@ import { ChatTemplateError } from '../tokenizer/errors.js';
 import { asObject, bad, field, optBoolean, refuse, type JsonObject } from './json-fields.js';
 import { chatLogprobContent, type TokenTextSource } from './logprobs.js';
 import type { ResponseContext } from './response-context.js';
-import { checkPromptLength, checkTopLogprobs, readCommon, toUsage, type OpenAICommonRequest } from './sampling.js';
+import { checkMinTokens, checkPromptLength, checkTopLogprobs, readCommon, toUsage, type OpenAICommonRequest } from './sampling.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatChoiceLogprobs } from './types.js';
 
 /** The tokenizer calls a chat request needs (ModelTokenizer has them). */
@@ -78,6 +78,7 @@ export function chatRequestToGenerate(body: unknown, tokenizer: ChatTokenizer, o
 
   // Without a limit the reply may fill the context (the engine caps any limit the same way).
   const request: GenerateRequest = { maxTokens: options.contextLength - inputIds.length, ...common.sampling, inputIds };
+  checkMinTokens(request, 'min_tokens');
   if (logprobs) request.logprobs = true;
   if (topLogprobs > 0) request.topLogprobs = topLogprobs;
   return { ...common, request, logprobs, topLogprobs };

@@ -2,7 +2,7 @@ import type { GenerateRequest, GenerateResult, StreamChunk, Usage } from '../eng
 import { asObject, bad, checkTokenIds, field } from './json-fields.js';
 import { completionLogprobs } from './logprobs.js';
 import type { ResponseContext } from './response-context.js';
-import { checkPromptLength, checkTopLogprobs, readCommon, toUsage, type ModelLimits, type OpenAICommonRequest } from './sampling.js';
+import { checkMinTokens, checkPromptLength, checkTopLogprobs, readCommon, toUsage, type ModelLimits, type OpenAICommonRequest } from './sampling.js';
 import type { Completion } from './types.js';
 
 /** OpenAI's default `max_tokens` for /v1/completions. */
@@ -31,6 +31,7 @@ export function completionRequestToGenerate(body: unknown, limits: ModelLimits):
   const logprobs = logprobsRaw === undefined ? undefined : checkTopLogprobs(logprobsRaw, 'logprobs');
 
   const sampling: GenerateRequest = { maxTokens: DEFAULT_COMPLETION_MAX_TOKENS, ...common.sampling };
+  checkMinTokens(sampling, 'min_tokens');
   if (logprobs !== undefined) sampling.logprobs = true;
   if (logprobs) sampling.topLogprobs = logprobs;
   const requests = readPrompts(field(obj, 'prompt'), limits).map((p) => ({ ...sampling, ...p }));

@@ -10,6 +10,7 @@ export interface NumberRule {
   readonly max?: number;
   /** Exclusive lower bound, for ranges like top_p's (0, 1]. */
   readonly above?: number;
+  /** A whole number no larger in magnitude than 2^53 − 1 (beyond it, integers are not exact). */
   readonly integer?: boolean;
 }
 
@@ -37,6 +38,7 @@ export function asObject(value: unknown, name: string): JsonObject {
 export function checkNumber(value: unknown, name: string, rule: NumberRule = {}): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) bad(name, 'must be a finite number', value);
   if (rule.integer && !Number.isInteger(value)) bad(name, 'must be an integer', value);
+  if (rule.integer && !Number.isSafeInteger(value)) bad(name, `must be an integer of at most ${Number.MAX_SAFE_INTEGER} in magnitude`, value);
   if (rule.min !== undefined && value < rule.min) bad(name, `must be >= ${rule.min}`, value);
   if (rule.above !== undefined && value <= rule.above) bad(name, `must be > ${rule.above}`, value);
   if (rule.max !== undefined && value > rule.max) bad(name, `must be <= ${rule.max}`, value);

@@ -1,6 +1,7 @@
 import type { GenerateRequest, Usage } from '../engine/types.js';
 import type { CompletionUsage } from './types.js';
 import { MAX_TOP_LOGPROBS } from '../actors/protocol.js';
+import { MAX_REPETITION_PENALTY, MIN_REPETITION_PENALTY } from '../scheduler/sampling-params.js';
 import {
   bad,
   checkNumber,
@@ -15,7 +16,11 @@ import {
   refuse,
   refuseStopRegex,
   type JsonObject,
+  type NumberRule,
 } from './json-fields.js';
+
+/** repetition_penalty's range on both protocols (see MIN_REPETITION_PENALTY for why not just > 0). */
+export const REPETITION_PENALTY: NumberRule = { min: MIN_REPETITION_PENALTY, max: MAX_REPETITION_PENALTY };
 
 /** Most choices (`n`) one request may ask for. */
 export const MAX_N = 128;
@@ -34,6 +39,18 @@ export interface ModelLimits {
 export function checkPromptLength(ids: readonly number[], name: string, contextLength: number): void {
   if (ids.length >= contextLength) {
     bad(name, `has ${ids.length} tokens; the context length is ${contextLength} (prompt + output must fit)`);
+  }
+}
+
+/**
+ * Refuses a minimum output longer than the maximum, naming the wire field: the engine would refuse
+ * it too, but by its own name (`minTokens`).
+ * @param request carries the output limit it will run with (given or defaulted) in `maxTokens`.
+ */
+export function checkMinTokens(request: GenerateRequest, minName: string): void {
+  const max = request.maxTokens;
+  if (request.minTokens !== undefined && max !== undefined && request.minTokens > max) {
+    bad(minName, `must be <= the output limit (${max})`, request.minTokens);
   }
 }
 
@@ -97,7 +114,7 @@ export function readCommon(body: JsonObject, maxTokensKeys: readonly string[], v
     minP: optNumber(body, 'min_p', 'min_p', { min: 0, max: 1 }),
     presencePenalty: optNumber(body, 'presence_penalty', 'presence_penalty', { min: -2, max: 2 }),
     frequencyPenalty: optNumber(body, 'frequency_penalty', 'frequency_penalty', { min: -2, max: 2 }),
-    repetitionPenalty: optNumber(body, 'repetition_penalty', 'repetition_penalty', { above: 0 }),
+    repetitionPenalty: optNumber(body, 'repetition_penalty', 'repetition_penalty', REPETITION_PENALTY),
     logitBias: optLogitBias(body, 'logit_bias', 'logit_bias', vocabSize),
     seed: optNumber(body, 'seed', 'seed', { integer: true, min: 0 }),
     stop: optStop(body, 'stop', 'stop'),

@@ -27,6 +27,15 @@ export interface SamplingParams {
 /** Temperatures at or below this sample greedily. */
 export const GREEDY_TEMPERATURE = 1e-6;
 
+/**
+ * Bounds of repetitionPenalty (SGLang's range is [0, 2]). Seen tokens' logits are divided or
+ * multiplied by it, so a denormal (1e-323) or huge value turns them into ±Infinity, and a row
+ * without a finite maximum stops the scheduler; 2^-126, the smallest normal float32, keeps every
+ * float32 logit finite in float64.
+ */
+export const MIN_REPETITION_PENALTY = 2 ** -126;
+export const MAX_REPETITION_PENALTY = 2;
+
 /** Parameters that leave the model's distribution as it is (temperature 1, nothing truncated). */
 export const DEFAULT_SAMPLING_PARAMS: SamplingParams = Object.freeze({
   temperature: 1,
@@ -59,7 +68,9 @@ export function validateSamplingParams(params: SamplingParams, vocabSize: number
   finite('presencePenalty', presencePenalty);
   if (Math.abs(presencePenalty) > 2) fail('presencePenalty', presencePenalty, 'must be in [-2, 2]');
   finite('repetitionPenalty', repetitionPenalty);
-  if (repetitionPenalty <= 0) fail('repetitionPenalty', repetitionPenalty, 'must be > 0');
+  if (!(repetitionPenalty >= MIN_REPETITION_PENALTY && repetitionPenalty <= MAX_REPETITION_PENALTY)) {
+    fail('repetitionPenalty', repetitionPenalty, `must be in [2^-126, ${MAX_REPETITION_PENALTY}]`);
+  }
   if (logitBias === null || typeof logitBias !== 'object' || Array.isArray(logitBias)) {
     fail('logitBias', logitBias, 'must be an object mapping token ids to numbers');
   }

@@ -15,7 +15,7 @@ import {
   refuseStopRegex,
   type JsonObject,
 } from '../openai/json-fields.js';
-import { checkPromptLength, fanOut, MAX_N, MAX_TOP_LOGPROBS, type ModelLimits } from '../openai/sampling.js';
+import { checkMinTokens, checkPromptLength, fanOut, MAX_N, MAX_TOP_LOGPROBS, REPETITION_PENALTY, type ModelLimits } from '../openai/sampling.js';
 
 /** How /generate reports logprobs (shared by every item of one request). */
 export interface LogprobOptions {
@@ -54,6 +54,8 @@ export interface PromptEncoder {
 }
 
 const CONSTRAINTS = ['regex', 'json_schema', 'ebnf'] as const;
+/** SGLang's default `max_new_tokens`, set explicitly so that `min_new_tokens` is checked against it here. */
+const DEFAULT_MAX_NEW_TOKENS = 128;
 
 /**
  * Validates a /generate body (SGLang's GenerateReqInput) and builds its engine requests. Text is
@@ -177,7 +179,7 @@ function readSamplingParams(p: JsonObject, prefix: string, vocabSize: number): {
   flag('spaces_between_special_tokens');
 
   const request = dropUndefined<GenerateRequest>({
-    maxTokens: num('max_new_tokens', { integer: true, min: 0 }),
+    maxTokens: num('max_new_tokens', { integer: true, min: 0 }) ?? DEFAULT_MAX_NEW_TOKENS,
     minTokens: num('min_new_tokens', { integer: true, min: 0 }),
     stop: optStop(p, 'stop', name('stop')),
     stopTokenIds: optTokenIds(p, 'stop_token_ids', name('stop_token_ids'), vocabSize),
@@ -187,12 +189,13 @@ function readSamplingParams(p: JsonObject, prefix: string, vocabSize: number): {
     minP: num('min_p', { min: 0, max: 1 }),
     frequencyPenalty: num('frequency_penalty', { min: -2, max: 2 }),
     presencePenalty: num('presence_penalty', { min: -2, max: 2 }),
-    repetitionPenalty: num('repetition_penalty', { above: 0, max: 2 }),
+    repetitionPenalty: num('repetition_penalty', REPETITION_PENALTY),
     ignoreEos: flag('ignore_eos'),
     includeSpecialTokens: skipSpecial === undefined ? undefined : !skipSpecial,
     logitBias: optLogitBias(p, 'logit_bias', name('logit_bias'), vocabSize),
     seed: num('seed', { integer: true, min: 0 }),
   });
+  checkMinTokens(request, name('min_new_tokens'));
   const n = num('n', { integer: true, min: 1, max: MAX_N }) ?? 1;
   return { request, n, noStopTrim: flag('no_stop_trim') ?? false };
 }

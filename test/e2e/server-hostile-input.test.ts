@@ -120,6 +120,25 @@ t.test('library values JSON cannot express (cycles, BigInt) are RequestErrors, n
   }
 });
 
+t.test('a repetition penalty that overflows the logits is refused; the engine survives (found by the fuzz suite)', async (t) => {
+  // A denormal penalty divided the logits of seen tokens to +Infinity, and the scheduler worker
+  // died of "logits row has no finite maximum", taking every request with it.
+  for (const [path, body, message] of [
+    ['/v1/chat/completions', { messages: [{ role: 'user', content: 'hi' }], max_tokens: 2, repetition_penalty: 1e-323 }, /^repetition_penalty: must be >= /],
+    ['/v1/completions', { prompt: 'hi', max_tokens: 2, repetition_penalty: 1e300 }, /^repetition_penalty: must be <= 2/],
+    ['/generate', { text: 'hi', sampling_params: { max_new_tokens: 2, repetition_penalty: 5e-324 } }, /^sampling_params\.repetition_penalty: must be >= /],
+  ] as const) {
+    const r = await post(path, JSON.stringify(body));
+    t.match(r, { status: 400, message }, path);
+  }
+  for (const repetitionPenalty of [1e-323, 1e300]) {
+    const err = await engine.generate({ prompt: 'hi', maxTokens: 2, repetitionPenalty }).catch((e: unknown) => e);
+    t.match(err, { name: 'RequestError', field: 'repetitionPenalty' }, `library: ${repetitionPenalty}`);
+  }
+  t.ok(engine.stats().healthy, 'the engine is still healthy');
+  t.equal((await post('/generate', JSON.stringify({ text: 'hi', sampling_params: { max_new_tokens: 2, repetition_penalty: 2 } }))).status, 200);
+});
+
 t.test('afterwards nothing is running and no KV is held', async (t) => {
   t.ok(await kvIdle(engine));
   t.match(engine.stats(), { running: 0, queued: 0, healthy: true });
