@@ -3,6 +3,7 @@
  *
  *   npm run build && npm run bench -- <w1|w2|w3|w4|limits|verify|profile> [--model bench-135m] [--dtype fp32|q8|q4]
  *       [--pairs 5] [--threads 2] [workload options]
+ *   npm run bench -- fuzz-soak [--soak-requests 100000] [--seed N]   (the server fuzz suite, longer)
  *
  * arbor is imported from the built package (dist/, or $ARBOR_DIST): its worker threads cannot load
  * .ts under tsx. node-llama-cpp is loaded from bench/peers/. Whatever of these and of the model
@@ -42,6 +43,9 @@ const { values, positionals } = parseArgs({
     'system-len': { type: 'string', default: '1024' },
     // limits
     'gemm-size': { type: 'string', default: '2048' },
+    // fuzz-soak
+    'soak-requests': { type: 'string', default: '100000' },
+    seed: { type: 'string' },
     // profile (the parent passes these to its children)
     label: { type: 'string' },
     repeats: { type: 'string' },
@@ -52,14 +56,14 @@ const { values, positionals } = parseArgs({
 
 const workload = positionals[0]?.toLowerCase();
 if (values.help || !workload) {
-  console.log('usage: npm run bench -- <w1|w2|w3|w4|limits|verify|profile> [--model bench-135m] [--dtype fp32|q8|q4] [--pairs 5] [--threads N] …  (see bench/README.md)');
+  console.log('usage: npm run bench -- <w1|w2|w3|w4|limits|verify|profile|fuzz-soak> [--model bench-135m] [--dtype fp32|q8|q4] [--pairs 5] [--threads N] …  (see bench/README.md)');
   process.exit(workload ? 0 : 2);
 }
 const dtype = values.dtype as ArborDType;
 if (!['fp32', 'q8', 'q4'].includes(dtype)) throw new Error(`--dtype must be fp32, q8 or q4`);
 const model = values.model!;
-// The profile parent prepared everything before starting its children.
-if (workload !== 'profile-child') ensureBenchSetup(model, dtype);
+// The profile parent prepared everything before starting its children; the soak needs only dist/.
+if (workload !== 'profile-child' && workload !== 'fuzz-soak') ensureBenchSetup(model, dtype);
 const pairs = Number(values.pairs);
 const threads = Number(values.threads);
 const num = (v: string | undefined, d: number) => (v === undefined ? d : Number(v));
@@ -132,9 +136,14 @@ switch (workload) {
     await runVerify({ model, dtype, threads });
     break;
   }
+  case 'fuzz-soak': {
+    const { runFuzzSoak } = await import('./workloads/fuzz-soak.js');
+    await runFuzzSoak({ requests: Number(values['soak-requests']), seed: num(values.seed, Math.floor(Math.random() * 2 ** 31)) });
+    break;
+  }
   default:
     console.error(`unknown workload ${workload}`);
     process.exit(2);
 }
 // onnxruntime / llama.cpp native handles can keep the loop alive after close.
-process.exit(0);
+process.exit(process.exitCode ?? 0);

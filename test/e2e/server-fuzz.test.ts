@@ -27,7 +27,7 @@ function fuzzInWorker(options: FuzzRunOptions): Promise<FuzzReport> {
 t.test(`${REQUESTS} generated requests: no 5xx, every 4xx names its field, /health stays fast, KV back to baseline`, async (t) => {
   t.comment(`seed ${seed} (ARBOR_FUZZ_SEED=${seed} replays this run)`);
   const probe = startHealthProbe(url);
-  const report = await fuzzInWorker({ url, requests: REQUESTS, batch: Number(process.env["B"] ?? 8), seed, maxBodyBytes: MAX_BODY_BYTES, mode: 'assert' });
+  const report = await fuzzInWorker({ url, requests: REQUESTS, batch: 8, seed, maxBodyBytes: MAX_BODY_BYTES, mode: 'assert' });
   const health = await probe.stop();
   t.comment(`${summarize(report)} in ${report.seconds.toFixed(1)} s`);
   t.comment(`/health: ${health.count} probes, p99 ${health.p99Ms.toFixed(1)} ms, slowest ${health.maxMs.toFixed(1)} ms`);
