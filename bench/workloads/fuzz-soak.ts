@@ -1,5 +1,5 @@
 /**
- * fuzz-soak — the server fuzz suite (test/e2e/server-fuzz.test.ts) for much longer: `arbor serve`
+ * fuzz-soak — the server fuzz suite (test/e2e/serial/server-fuzz.test.ts) for much longer: `arbor serve`
  * (dist/, its own process, on the qwen2 test fixture) gets N generated hostile requests over every
  * route, 8 in flight, while a worker thread polls /health every 10 ms. Prints the figures issue 12
  * asks for: requests sent, 5xx, 4xx without the field, the slowest /health, KV slots left after.

@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { EngineOptions } from './types.js';
 import { RequestError } from './errors.js';
-import { previewValue } from './value-preview.js';
+import { previewValue } from '../util/value-preview.js';
 import type { ModelConfig } from '../model/config.js';
 import type { ResolvedEngineConfig, ShardFaults } from '../actors/protocol.js';
 import { defaultCacheDir } from '../shards/cache-dir.js';

@@ -1,6 +1,6 @@
 import type { GenerateRequest } from './types.js';
 import { RequestError } from './errors.js';
-import { previewValue } from './value-preview.js';
+import { previewValue } from '../util/value-preview.js';
 import type { ModelTokenizer } from '../tokenizer/tokenizer.js';
 import { MAX_TOP_LOGPROBS } from '../actors/protocol.js';
 import type { SchedulerRequest } from '../actors/protocol.js';

@@ -1,5 +1,5 @@
 import { RequestError } from '../engine/errors.js';
-import { previewValue } from '../engine/value-preview.js';
+import { previewValue } from '../util/value-preview.js';
 
 /** A parsed JSON object (a request body or one of its nested objects). */
 export type JsonObject = Record<string, unknown>;

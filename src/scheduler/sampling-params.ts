@@ -1,5 +1,5 @@
 import { SamplingParamError } from './sampling-errors.js';
-import { previewValue } from '../engine/value-preview.js';
+import { previewValue } from '../util/value-preview.js';
 
 /**
  * How one request's next token is chosen from its logits row. Semantics follow SGLang / OpenAI;

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { previewValue } from '../engine/value-preview.js';
+import { previewValue } from '../util/value-preview.js';
 
 /** An HTTP error answered as `{"error": {"message": …}}` with `status`. */
 export class HttpError extends Error {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { previewValue, PREVIEW_CHARS } from '../../src/engine/value-preview.js';
+import { previewValue, PREVIEW_CHARS } from '../../src/util/value-preview.js';
 import { completionLogprobs } from '../../src/openai/logprobs.js';
 
 t.test('renders small values as JSON does', async (t) => {
