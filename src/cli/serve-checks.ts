@@ -10,6 +10,7 @@ import { ServeArgsError } from './serve-args.js';
 const FLAG_OF: ReadonlyMap<string, string> = new Map([
   ['model', '--model-path'],
   ['tp', '--tp'],
+  ['device', '--device'],
   ['dtype', '--dtype'],
   ['kvCacheTokens', '--max-total-tokens'],
   ['maxRunningRequests', '--max-running-requests'],
