@@ -10,6 +10,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_DIR, REPO_DIR } from '../lib/common.js';
+import { OtherCpuMeter } from '../../tools/lib/cpu-load.js';
 import { startHealthProbe } from '../../test/helpers/fuzz/health-probe.js';
 import { runFuzz } from '../../test/helpers/fuzz/run.js';
 import { problemCount, summarize } from '../../test/helpers/fuzz/tally.js';
@@ -72,6 +73,8 @@ export async function runFuzzSoak(o: FuzzSoakOptions): Promise<void> {
   console.log(`fuzz-soak: ${o.requests} requests, seed ${o.seed}, against ${url} (qwen2 fixture, context 64)`);
   try {
     const probe = startHealthProbe(url);
+    // The server is a child process: "others" here also counts it, so this is the rest of the box.
+    const meter = OtherCpuMeter.start();
     const step = Math.max(1, Math.floor(o.requests / 10));
     let next = step;
     const report = await runFuzz({
@@ -88,12 +91,14 @@ export async function runFuzzSoak(o: FuzzSoakOptions): Promise<void> {
       },
     });
     const health = await probe.stop();
+    const othersAndServer = meter.otherShare();
     const { leaked, idle } = await leakedSlots(url);
     console.log(`${summarize(report)} in ${report.seconds.toFixed(0)} s (${(report.sent / report.seconds).toFixed(0)} requests/s)`);
     console.log(`requests sent: ${report.sent} (client aborts: ${report.aborted})`);
     console.log(`5xx: ${report.serverErrors}`);
     console.log(`4xx without the field: ${report.unnamed} (bad error shape: ${report.badShape})`);
     console.log(`/health: ${health.count} probes, ${health.failures} failed, p99 ${health.p99Ms.toFixed(1)} ms, max ${health.maxMs.toFixed(1)} ms`);
+    console.log(`CPU of other processes, the server included: ${(100 * othersAndServer).toFixed(0)}% of the machine`);
     console.log(`KV after: running ${idle.running}, queued ${idle.queued}, slots used ${idle.used} (evictable ${idle.evictable}); leaked slots after flush: ${leaked}`);
     for (const f of report.findings) console.log(`  finding: ${f}`);
     mkdirSync(join(BENCH_DIR, 'results'), { recursive: true });
