@@ -1,6 +1,6 @@
 import t from 'tap';
 import { fixtureEngine, idle, tokenIds } from '../helpers/engine.js';
-import { EngineError } from '../../src/engine/errors.js';
+import { EngineStateError } from '../../src/engine/errors.js';
 
 t.test('breaking out of a stream or aborting its signal frees its KV slots', async (t) => {
   const engine = await fixtureEngine('qwen2', { radixCache: false });
@@ -67,7 +67,7 @@ t.test('a shard worker that dies marks the engine failed and rejects requests in
   await t.rejects(engine.generate({ inputIds: [CRASH, 1, 2], maxTokens: 5 }), { name: 'EngineError' });
   t.equal(engine.stats().healthy, false);
   t.match(engine.stats().error, /shard \d exited/);
-  await t.rejects(engine.generate({ inputIds: [1, 2], maxTokens: 1 }), { name: 'EngineError', message: /engine failed/ });
+  await t.rejects(engine.generate({ inputIds: [1, 2], maxTokens: 1 }), { name: 'EngineStateError', state: 'failed', message: /engine failed/ });
 });
 
 t.test('a request longer than the KV pool is refused; one that fills it ends with length instead of hanging', async (t) => {
@@ -116,6 +116,6 @@ t.test('bad requests and options are refused with an error naming the field', as
   const inFlight = (async () => {
     for await (const _ of engine.stream({ inputIds: tokenIds(9, 8), maxTokens: 50, ignoreEos: true })) await engine.close();
   })();
-  await t.rejects(inFlight, new EngineError('engine closed'), 'close() rejects requests in flight');
-  await t.rejects(engine.generate({ prompt: 'a' }), new EngineError('engine is closed'));
+  await t.rejects(inFlight, new EngineStateError('closed', 'engine closed'), 'close() rejects requests in flight');
+  await t.rejects(engine.generate({ prompt: 'a' }), new EngineStateError('closed', 'engine is closed'));
 });
