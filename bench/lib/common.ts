@@ -126,27 +126,7 @@ export function percentile(xs: readonly number[], p: number): number {
 export const min = (xs: readonly number[]) => Math.min(...xs);
 export const max = (xs: readonly number[]) => Math.max(...xs);
 
-/** Deterministic token ids in [3, vocab) that avoid the special ids. */
-export class TokenIds {
-  private state: number;
-  constructor(
-    seed: number,
-    private readonly vocab: number,
-    private readonly avoid: ReadonlySet<number> = new Set(),
-  ) {
-    this.state = (((seed % 2147483646) + 2147483646) % 2147483646) + 1;
-  }
-  next(): number {
-    for (;;) {
-      this.state = (this.state * 48271) % 2147483647;
-      const id = 3 + (this.state % (this.vocab - 3));
-      if (!this.avoid.has(id)) return id;
-    }
-  }
-  take(n: number): number[] {
-    return Array.from({ length: n }, () => this.next());
-  }
-}
+export { TokenIds } from './token-ids.mjs';
 
 export function specialIds(cfg: ModelConfig): Set<number> {
   const e = cfg.eos_token_id;
