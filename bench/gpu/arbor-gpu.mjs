@@ -54,9 +54,9 @@ if (!DTYPES[device].includes(dtype)) fail(`--dtype for ${device} must be one of 
 const workloads = args.workloads.split(',').map((w) => w.trim());
 for (const w of workloads) if (!WORKLOADS.includes(w)) fail(`unknown workload ${w} (known: ${WORKLOADS.join(', ')})`);
 // The memory ratio must start from a fresh engine: after W2 the GPU allocator already holds its peak.
-if (workloads.includes('mem') && workloads.length > 1) fail('--workloads mem runs alone (a fresh engine is its baseline)');
 const round = Number(args.round);
 const repeats = Number(args.repeats);
+if (workloads.includes('mem') && (workloads.length > 1 || repeats > 1)) fail('--workloads mem runs alone and once (a fresh engine is its baseline)');
 const threads = Number(args.threads);
 const deadline = deadlineFrom(args.deadline);
 const preset = loadPreset(args.preset);

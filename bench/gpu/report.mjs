@@ -83,7 +83,7 @@ for (const model of models) {
   const arborSystems = uniq(pick({ model, engine: 'arbor' }).map((r) => r.system));
   lines.push(`#### ${model}`);
   lines.push('');
-  lines.push('| target | ratio (median) | min–max | rounds | goal |');
+  lines.push('| target | ratio (median) | min–max | n | goal |');
   lines.push('|---|---|---|---|---|');
   const row = (label, rs, goal, pass) => {
     const m = median(rs);
@@ -108,6 +108,8 @@ for (const model of models) {
       row(`GPU memory after N ÷ after 100 decode steps (${steps}), ${sys}`, mem.map((r) => r.value), '≤ 1.05', (m) => m <= 1.05);
     }
   }
+  lines.push('');
+  lines.push('n: rounds for a ratio between systems (each side\'s median over its repeats in the round); runs for prefill ÷ MatMul (same process) and memory.');
   lines.push('');
 
   lines.push('| system | workload | median | min–max | n | metric | TTFT ms | p50 gap ms | notes |');

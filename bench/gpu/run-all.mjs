@@ -24,11 +24,12 @@ const REPO = resolve(HERE, '..', '..');
 
 const { values: args } = parseArgs({
   options: {
-    models: { type: 'string', default: 'bench-135m' },
+    models: { type: 'string', default: 'bench-135m,bench-500m' },
     'model-dir': { type: 'string' },
     rounds: { type: 'string', default: '3' },
+    repeats: { type: 'string', default: '1' },
     preset: { type: 'string', default: 'full' },
-    'budget-s': { type: 'string', default: '540' },
+    'budget-s': { type: 'string', default: '510' },
     systems: { type: 'string', default: 'arbor:webgpu:fp16,hf:fp32,arbor:webgpu:fp32,hf:bf16,arbor:cpu:fp32' },
     mem: { type: 'string', default: 'webgpu:fp16' },
     out: { type: 'string', default: process.env['OUT'] || join(REPO, 'bench', 'results', 'gpu') },
@@ -51,10 +52,10 @@ const log = (line) => {
 };
 
 /**
- * @typedef {{ label: string, key: string, argv: (model: string, name: string, round: number) => [string, string[]] }} Phase
+ * @typedef {{ label: string, key: string, argv: (model: string, name: string, round: number) => [string, string[]], repeatable: boolean }} Phase
  */
 
-/** One system of a round: which program, with which flags. */
+/** One system of a round: which program, with which flags. @returns {Phase} */
 function systemPhase(spec) {
   const [engine, a, b] = spec.split(':');
   const common = (model, name, round) => ['--model', model, '--name', name, '--preset', args.preset, '--round', String(round), '--out', jsonl, '--deadline', String(deadline)];
@@ -65,10 +66,11 @@ function systemPhase(spec) {
       label: `arbor ${device} ${dtype}`,
       key: spec,
       argv: (model, name, round) => [process.execPath, [join(HERE, 'arbor-gpu.mjs'), ...common(model, name, round), '--device', device, '--dtype', dtype, '--threads', String(cpus().length), '--cache-dir', join(args.work, 'arbor-cache')]],
+      repeatable: true,
     };
   }
   if (engine === 'hf') {
-    return { label: `hf eager ${a}`, key: spec, argv: (model, name, round) => [args.python, [join(HERE, 'hf_peer.py'), ...common(model, name, round), '--dtype', a]] };
+    return { label: `hf eager ${a}`, key: spec, argv: (model, name, round) => [args.python, [join(HERE, 'hf_peer.py'), ...common(model, name, round), '--dtype', a]], repeatable: true };
   }
   throw new Error(`--systems: "${spec}" is not arbor:DEVICE:DTYPE or hf:DTYPE`);
 }
@@ -78,11 +80,14 @@ const memPhases = args.mem
   ? args.mem.split(',').map((s) => {
       const [device, dtype] = s.trim().split(':');
       const p = systemPhase(`arbor:${device}:${dtype}`);
-      return { label: `${p.label} memory`, key: `mem:${s}`, argv: (m, n, r) => { const [cmd, argv] = p.argv(m, n, r); return [cmd, [...argv, '--workloads', 'mem']]; } };
+      return { label: `${p.label} memory`, key: `mem:${s}`, argv: (m, n, r) => { const [cmd, argv] = p.argv(m, n, r); return [cmd, [...argv, '--workloads', 'mem']]; }, repeatable: false };
     })
   : [];
 
-/** Seconds each phase took last time (by key): the estimate that decides whether it still fits. */
+/**
+ * Seconds each phase took last time, by system and model, and by system alone (the estimate for a
+ * model's first round: a lower bound when the next model is larger). What decides whether it fits.
+ */
 const took = new Map();
 
 /** Runs a child with the budget's deadline; its stderr (and non-JSON stdout) go to the log. */
@@ -117,7 +122,7 @@ function runChild(cmd, argv, env = {}) {
 
 async function phase(p, model, name, round) {
   const left = deadline - Date.now() / 1000;
-  const need = took.get(p.key) ?? 30;
+  const need = took.get(`${p.key} ${name}`) ?? took.get(p.key) ?? 30;
   if (left < need) {
     log(`skip ${p.label} round ${round} on ${name}: ${left.toFixed(0)} s left, it needs ~${need.toFixed(0)} s`);
     return;
@@ -125,9 +130,12 @@ async function phase(p, model, name, round) {
   log(`${p.label} round ${round} on ${name}`);
   const start = Date.now() / 1000;
   const [cmd, argv] = p.argv(model, name, round);
-  const code = await runChild(cmd, argv);
-  took.set(p.key, Date.now() / 1000 - start);
-  log(`${p.label} round ${round}: exit ${code} after ${took.get(p.key).toFixed(0)} s`);
+  // The memory run is one trajectory from a fresh engine: a repeat would start from a warm one.
+  const code = await runChild(cmd, p.repeatable ? [...argv, '--repeats', args.repeats] : argv);
+  const seconds = Date.now() / 1000 - start;
+  took.set(p.key, seconds);
+  took.set(`${p.key} ${name}`, seconds);
+  log(`${p.label} round ${round}: exit ${code} after ${seconds.toFixed(0)} s`);
 }
 
 /** The model's HF folder: --model-dir as given, or a bench model written once under --work. */
@@ -160,6 +168,11 @@ log(`python: ${tryOutput(args.python, ['-c', 'import torch, transformers; print(
 
 const names = args['model-dir'] ? [basename(resolve(args['model-dir']))] : args.models.split(',').map((m) => m.trim());
 for (const [i, name] of names.entries()) {
+  // Writing bench-500m alone takes about a minute; a model no round of which would fit is not written.
+  if (deadline - Date.now() / 1000 < 90) {
+    log(`skip ${name}: less than 90 s of the budget left`);
+    continue;
+  }
   let dir;
   try {
     dir = await ensureModel(name);
