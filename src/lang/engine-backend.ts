@@ -27,6 +27,7 @@ export class EngineBackend implements LangBackend {
 
   async cachePrefix(text: string, signal?: AbortSignal): Promise<number> {
     const r = await this.engine.generate({ prompt: text, maxTokens: 0, ...(signal ? { signal } : {}) });
+    signal?.throwIfAborted();
     return r.usage.promptTokens;
   }
 
@@ -48,6 +49,8 @@ export class EngineBackend implements LangBackend {
       if (chunk.logprobs) output.push(...chunk.logprobs);
       last = chunk;
     }
+    // The engine ends an aborted request with finishReason 'abort'; a program's run fails instead.
+    call.signal?.throwIfAborted();
     const usage = last!.usage!;
     const wantsOutput = o.logprobs === true || (o.topLogprobs ?? 0) > 0;
     return {
@@ -70,6 +73,7 @@ export class EngineBackend implements LangBackend {
     const withSignal = signal ? { signal } : {};
     const prefixIds = tok.encode(prefix);
     await this.engine.generate({ inputIds: prefixIds, maxTokens: 0, ...withSignal });
+    signal?.throwIfAborted();
     const start = healingWindowStart(prefixIds.length);
     const plans = choices.map((choice, i) => {
       const full = tok.encode(prefix + choice);
@@ -79,6 +83,7 @@ export class EngineBackend implements LangBackend {
     const scored = await Promise.all(
       plans.map(async ({ full, from }, i) => {
         const r = await this.engine.generate({ inputIds: full, maxTokens: 0, temperature: 0, promptLogprobsFrom: from, ...withSignal });
+        signal?.throwIfAborted();
         return scorableTokens(r.promptLogprobs!.map((p) => this.entry(p)), i);
       }),
     );
