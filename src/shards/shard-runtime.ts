@@ -15,6 +15,17 @@ export interface LoadedSegment {
   readonly session: ort.InferenceSession;
 }
 
+/** A segment's inputs: the step's feeds it declares, plus the previous cut's residual and reduced sum (tp > 1). */
+export function segmentInputs(seg: LoadedSegment, feeds: Record<string, ort.Tensor>, residual: ort.Tensor | null, reduced: ort.Tensor | null): Record<string, ort.Tensor> {
+  const inputs: Record<string, ort.Tensor> = {};
+  for (const name of seg.session.inputNames) {
+    if (name === GraphInput.residualIn) inputs[name] = residual!;
+    else if (name === GraphInput.reducedIn) inputs[name] = reduced!;
+    else inputs[name] = feeds[name]!;
+  }
+  return inputs;
+}
+
 /**
  * One CPU shard's compute: its ORT graph segments and the KV pool of its own heads in host memory.
  * `forward` is an async generator that yields each row-parallel partial sum and expects the
@@ -47,12 +58,7 @@ export class ShardRuntime implements ShardCompute {
     let residual: ort.Tensor | null = null;
     let reduced: ort.Tensor | null = null;
     for (const seg of this.segments) {
-      const inputs: Record<string, ort.Tensor> = {};
-      for (const name of seg.session.inputNames) {
-        if (name === GraphInput.residualIn) inputs[name] = residual!;
-        else if (name === GraphInput.reducedIn) inputs[name] = reduced!;
-        else inputs[name] = feeds[name]!;
-      }
+      const inputs = segmentInputs(seg, feeds, residual, reduced);
       const out = await seg.session.run(inputs);
       if (seg.spec.kvLayers.length) this.writeKv(out['new_kv']!.data as Float32Array, seg.spec.kvLayers, writeSlots, tokens);
       if (!seg.spec.endsInReduce) return out['logits']!.data as Float32Array;

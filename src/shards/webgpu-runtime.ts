@@ -5,7 +5,7 @@ import type { StepDescriptor } from './step.js';
 import { validateStep } from './step.js';
 import { RopeTable } from './rope.js';
 import { GraphInput } from './graph/segment-emitter.js';
-import type { LoadedSegment } from './shard-runtime.js';
+import { segmentInputs, type LoadedSegment } from './shard-runtime.js';
 import type { ShardCompute } from './shard-compute.js';
 import { buildWebGpuStepFeeds } from './step-feeds-webgpu.js';
 import { GpuRunLock } from './gpu-run-lock.js';
@@ -47,12 +47,7 @@ export class WebGpuShardRuntime implements ShardCompute {
     let residual: ort.Tensor | null = null;
     let reduced: ort.Tensor | null = null;
     for (const seg of this.segments) {
-      const inputs: Record<string, ort.Tensor> = {};
-      for (const name of seg.session.inputNames) {
-        if (name === GraphInput.residualIn) inputs[name] = residual!;
-        else if (name === GraphInput.reducedIn) inputs[name] = reduced!;
-        else inputs[name] = feeds[name]!;
-      }
+      const inputs = segmentInputs(seg, feeds, residual, reduced);
       for (const l of seg.spec.kvLayers) inputs[GraphInput.kvPool(l)] = this.pools[l]!;
       const out = await this.lock.run(() => seg.session.run(inputs));
       for (const l of seg.spec.kvLayers) {
