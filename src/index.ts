@@ -8,10 +8,11 @@ export type {
   GenerateRequest,
   GenerateResult,
   StreamChunk,
+  TokenizeOptions,
   TokenLogprob,
   Usage,
 } from './engine/types.js';
-export { EngineError, RequestError } from './engine/errors.js';
+export { EngineError, EngineStateError, QueueFullError, RequestError, TokenLimitError } from './engine/errors.js';
 export { ModelLoadError, ModelBuildError } from './model/errors.js';
 export { ModelTokenizer } from './tokenizer/tokenizer.js';
 export * from './lang/index.js';

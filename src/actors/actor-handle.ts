@@ -42,6 +42,16 @@ export class ActorHandle<Api> {
     else this.listeners.push(listener);
   }
 
+  /** Lets the process exit while this actor lives (nothing is waiting on it). */
+  unref(): void {
+    this.worker.unref();
+  }
+
+  /** Keeps the process alive while this actor lives (the default). */
+  ref(): void {
+    this.worker.ref();
+  }
+
   /** Awaits a call on the actor, rejecting with ActorDiedError if the actor dies first. */
   call<T>(pending: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {

@@ -34,6 +34,8 @@ export interface ResolvedEngineConfig {
   readonly dtype: ShardDType;
   readonly kvCacheTokens: number;
   readonly maxRunningRequests: number;
+  /** Most requests waiting for admission; more are refused (Infinity: no limit). */
+  readonly maxQueuedRequests: number;
   readonly chunkedPrefillSize: number;
   readonly schedulePolicy: 'lpm' | 'fcfs';
   readonly radixCache: boolean;
@@ -132,8 +134,13 @@ export interface SchedulerSharedState {
 export interface SchedulerActorApi {
   /** Loads the tokenizer and the shards; events and progress arrive on `port`. */
   init(config: ResolvedEngineConfig, port: MessagePort): Promise<SchedulerSharedState>;
-  submit(req: SchedulerRequest): void;
-  abort(id: string): void;
+  /**
+   * Queues requests in order (the front sends one batch per turn of its event loop). Returns how
+   * many were queued: the rest found the queue full (`maxQueuedRequests`) and were not.
+   */
+  submit(reqs: readonly SchedulerRequest[]): number;
+  /** Cancels requests (those still waiting end at once, running ones at the next step). */
+  abort(ids: readonly string[]): void;
   /** False while requests are in flight. */
   flushCache(): boolean;
   /** Stops the loop, fails what is left ('engine closed'), stops the shards, then exits. */

@@ -66,17 +66,29 @@ class SchedulerActor implements SchedulerActorApi {
     };
   }
 
-  submit(req: SchedulerRequest): void {
+  /**
+   * Queues requests in order (the front sends them in batches: one message per request cost a
+   * big batch more than its tokenization). Returns how many were queued: the rest found the
+   * queue full (`maxQueuedRequests`) and were not.
+   */
+  submit(reqs: readonly SchedulerRequest[]): number {
     if (this.counters[Counter.healthy] !== 1) throw new Error('engine is not healthy');
-    this.scheduler!.submit(req);
+    let queued = 0;
+    while (queued < reqs.length && this.scheduler!.submit(reqs[queued]!)) queued++;
     this.updateCounters();
     this.wake?.();
+    return queued;
   }
 
-  abort(id: string): void {
-    const ev = this.scheduler?.abort(id);
-    if (ev) this.post({ type: 'events', events: [ev] });
+  abort(ids: readonly string[]): void {
+    const events: RequestEvent[] = [];
+    for (const id of ids) {
+      const ev = this.scheduler?.abort(id);
+      if (ev) events.push(ev);
+    }
+    // Counters first: a caller whose request just ended may read stats() at once.
     this.updateCounters();
+    if (events.length) this.post({ type: 'events', events });
     this.wake?.();
   }
 
@@ -89,6 +101,7 @@ class SchedulerActor implements SchedulerActorApi {
     this.wake?.();
     await this.loopDone;
     const events = this.scheduler?.failAll('engine closed') ?? [];
+    this.updateCounters();
     if (events.length) this.post({ type: 'events', events });
     await this.pool?.close();
     // Exit once this call's reply is posted: the front waits for the thread to end.
@@ -106,8 +119,8 @@ class SchedulerActor implements SchedulerActorApi {
         continue;
       }
       const events = await s.step();
-      if (events.length) this.post({ type: 'events', events });
       this.updateCounters();
+      if (events.length) this.post({ type: 'events', events });
       // A fast step can complete without a macrotask; yield so submit/abort messages get in.
       await new Promise((resolve) => setImmediate(resolve));
     }
@@ -119,6 +132,7 @@ class SchedulerActor implements SchedulerActorApi {
     // 'fatal' first, so the front knows why before any request sees its error.
     this.post({ type: 'fatal', message });
     const events = this.scheduler?.failAll(message) ?? [];
+    if (this.scheduler) this.updateCounters();
     if (events.length) this.post({ type: 'events', events });
   }
 

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import type { EngineOptions } from '../engine/types.js';
 import { ChatTemplate } from '../tokenizer/chat-template.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../server/server.js';
+import { DEFAULT_MAX_PROMPT_TOKENS_PER_REQUEST, DEFAULT_MAX_PROMPTS_PER_REQUEST } from '../server/request-limits.js';
 
 /** A bad `arbor serve` command line; `flag` names the option at fault. */
 export class ServeArgsError extends Error {
@@ -26,6 +27,8 @@ export interface ServeConfig {
   readonly chatTemplate: string | undefined;
   readonly enableMetrics: boolean;
   readonly maxBodyBytes: number;
+  readonly maxPromptsPerRequest: number;
+  readonly maxPromptTokensPerRequest: number;
   /** Facts /get_server_info reports besides the engine's options (host, port). */
   readonly serverArgs: Record<string, unknown>;
 }
@@ -43,6 +46,7 @@ Model and engine:
   --device DEVICE             cpu or webgpu (default cpu; webgpu: KV cache on the GPU)
   --dtype TYPE                weight precision: cpu fp32, q8 or q4 (default fp32); webgpu fp16, fp32 or q4 (default fp16)
   --max-running-requests N    most requests decoding at once (default 64)
+  --max-queued-requests N     most requests waiting for admission; more get 503 (default: no limit)
   --max-total-tokens N        KV cache capacity in tokens (default 16384)
   --chunked-prefill-size N    most prompt tokens prefilled per step (default 512)
   --schedule-policy P         lpm (longest cached prefix first) or fcfs (default lpm)
@@ -57,6 +61,10 @@ Server:
   --chat-template T           chat template for /v1/chat/completions: a file, or the template itself
   --enable-metrics            serve Prometheus metrics at /metrics
   --max-body-bytes N          largest request body; larger ones get 413 (default ${DEFAULT_MAX_BODY_BYTES})
+  --max-prompts-per-request N most prompts (× n) in one request; more get 400 (default ${DEFAULT_MAX_PROMPTS_PER_REQUEST})
+  --max-prompt-tokens-per-request N
+                              most prompt tokens in one request, all prompts together; more get 400
+                              (default ${DEFAULT_MAX_PROMPT_TOKENS_PER_REQUEST})
   -h, --help                  show this help
 `;
 
@@ -69,6 +77,7 @@ const OPTIONS = {
   device: { type: 'string' },
   dtype: { type: 'string' },
   'max-running-requests': { type: 'string' },
+  'max-queued-requests': { type: 'string' },
   'max-total-tokens': { type: 'string' },
   'chunked-prefill-size': { type: 'string' },
   'schedule-policy': { type: 'string' },
@@ -79,6 +88,8 @@ const OPTIONS = {
   'chat-template': { type: 'string' },
   'enable-metrics': { type: 'boolean', default: false },
   'max-body-bytes': { type: 'string' },
+  'max-prompts-per-request': { type: 'string' },
+  'max-prompt-tokens-per-request': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -111,6 +122,7 @@ export function parseServeArgs(argv: readonly string[]): ServeConfig | 'help' {
     ...(device !== undefined && { device }),
     ...(dtype !== undefined && { dtype }),
     ...optional('maxRunningRequests', int('--max-running-requests', values['max-running-requests'], 1)),
+    ...optional('maxQueuedRequests', int('--max-queued-requests', values['max-queued-requests'], 1)),
     ...optional('kvCacheTokens', int('--max-total-tokens', values['max-total-tokens'], 1)),
     ...optional('chunkedPrefillSize', int('--chunked-prefill-size', values['chunked-prefill-size'], 1)),
     ...(schedulePolicy !== undefined && { schedulePolicy }),
@@ -132,6 +144,8 @@ export function parseServeArgs(argv: readonly string[]): ServeConfig | 'help' {
     chatTemplate: readChatTemplate(values['chat-template']),
     enableMetrics: values['enable-metrics'],
     maxBodyBytes: int('--max-body-bytes', values['max-body-bytes'], 1) ?? DEFAULT_MAX_BODY_BYTES,
+    maxPromptsPerRequest: int('--max-prompts-per-request', values['max-prompts-per-request'], 1) ?? DEFAULT_MAX_PROMPTS_PER_REQUEST,
+    maxPromptTokensPerRequest: int('--max-prompt-tokens-per-request', values['max-prompt-tokens-per-request'], 1) ?? DEFAULT_MAX_PROMPT_TOKENS_PER_REQUEST,
     serverArgs: { host, port },
   };
 }

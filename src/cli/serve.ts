@@ -32,6 +32,8 @@ export async function serveCommand(argv: string[]): Promise<void> {
     servedModelName: modelName,
     enableMetrics: config.enableMetrics,
     maxBodyBytes: config.maxBodyBytes,
+    maxPromptsPerRequest: config.maxPromptsPerRequest,
+    maxPromptTokensPerRequest: config.maxPromptTokensPerRequest,
     serverArgs: config.serverArgs,
     ...(config.apiKey !== undefined && { apiKey: config.apiKey }),
     ...(config.chatTemplate !== undefined && { chatTemplate: config.chatTemplate }),

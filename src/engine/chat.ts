@@ -4,12 +4,12 @@ import { chatRequestToGenerate, fanOut, newResponseContext, toChatCompletion, to
 import type { ChatCompletion, ChatCompletionChunk } from '../openai/index.js';
 import type { ModelTokenizer } from '../tokenizer/tokenizer.js';
 import { openMergedStreams } from './merged-streams.js';
+import { tokenizePrompts, type PromptTokenizer } from '../openai/prompt-tokens.js';
 
 /** What chat completions need of the engine. */
-export interface ChatBackend {
+export interface ChatBackend extends PromptTokenizer {
   readonly modelPath: string;
   readonly tokenizer: ModelTokenizer;
-  readonly options: { readonly contextLength: number };
   generate(req: GenerateRequest): Promise<GenerateResult>;
   stream(req: GenerateRequest): AsyncGenerator<StreamChunk>;
 }
@@ -35,7 +35,11 @@ export class EngineChat {
   private async create(body: ChatCompletionRequest): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
     const { signal, ...wire } = body;
     const e = this.engine;
-    const parsed = chatRequestToGenerate(wire, e.tokenizer, { contextLength: e.options.contextLength });
+    const parsed = await chatRequestToGenerate(wire, e.tokenizer, {
+      contextLength: e.options.contextLength,
+      // A long conversation is tokenized off the caller's thread.
+      encode: async (text) => (await tokenizePrompts(e, [text], () => 'messages', signal, false))[0]!,
+    });
     const model = typeof wire['model'] === 'string' ? wire['model'] : basename(e.modelPath);
     const ctx = newResponseContext('chatcmpl', model, e.tokenizer);
     const requests = fanOut(signal ? { ...parsed.request, signal } : parsed.request, parsed.n);

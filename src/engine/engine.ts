@@ -8,11 +8,24 @@ import type { ResolvedEngineConfig, SchedulerActorApi, SchedulerMessage, Schedul
 import { RequestStream } from './request-stream.js';
 import { validateRequest } from './request-validation.js';
 import { resolveEngineOptions, resolveModelPath } from './options.js';
-import { EngineError } from './errors.js';
-import type { EngineOptions, EngineProgress, EngineStats, GenerateRequest, GenerateResult, StreamChunk, TokenLogprob } from './types.js';
+import { EngineError, EngineStateError, QueueFullError, TokenLimitError } from './errors.js';
+import type {
+  EngineOptions,
+  EngineProgress,
+  EngineStats,
+  GenerateRequest,
+  GenerateResult,
+  StreamChunk,
+  TokenizeOptions,
+  TokenLogprob,
+} from './types.js';
 import { ModelTokenizer } from '../tokenizer/tokenizer.js';
 import { EngineChat } from './chat.js';
-import { TokenizerPool } from '../tokenizer/tokenizer-pool.js';
+import { idArray, POOL_CHARS, TokenizerPool, type TokenIds } from '../tokenizer/tokenizer-pool.js';
+import { AbortFanout } from './abort-fanout.js';
+import { SubmitBatcher } from './submit-batcher.js';
+import { Activity } from './activity.js';
+import { loopSlicer } from './time-slicer.js';
 import { loadModelConfig } from '../model/config.js';
 import { SlotAllocator, RadixTree } from '../kvcache/index.js';
 import type { RadixTreeStats } from '../kvcache/index.js';
@@ -36,10 +49,14 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly allocator: SlotAllocator;
   private readonly treeStats: RadixTreeStats;
   private failure: string | null = null;
-  private closed = false;
+  /** Set by the first close(); every later call returns it. */
+  private closing: Promise<void> | null = null;
   /** OpenAI-shaped chat completions in process: `engine.chat.completions.create({ messages, stream })`. */
   readonly chat: EngineChat;
   private readonly tokenizerPool: TokenizerPool;
+  private readonly activity: Activity;
+  private readonly submits = new SubmitBatcher((reqs) => this.actor.api.submit(reqs));
+  private readonly aborts = new AbortFanout((ids) => this.abort(ids));
 
   private constructor(
     readonly modelPath: string,
@@ -47,16 +64,22 @@ export class Engine extends EventEmitter<EngineEvents> {
     readonly tokenizer: ModelTokenizer,
     private readonly actor: ActorHandle<SchedulerActorApi>,
     shared: SchedulerSharedState,
+    private readonly port: MessageChannel['port1'],
   ) {
     super();
     this.chat = new EngineChat(this);
     this.tokenizerPool = new TokenizerPool(modelPath, tokenizer);
+    this.activity = new Activity([actor, port]);
     this.counters = new Float64Array(shared.counters);
     this.allocator = SlotAllocator.fromShared(shared.allocator);
     this.treeStats = RadixTree.view({ stats: shared.treeStats } as Parameters<typeof RadixTree.view>[0]);
   }
 
-  /** Loads a model (default: the bundled arbor-tiny) into a scheduler worker and tp shard workers. */
+  /**
+   * Loads a model (default: the bundled arbor-tiny) into a scheduler worker and tp shard workers.
+   * The workers keep the process alive only while requests are in flight: a script may end
+   * without `close()` (which frees them at once).
+   */
   static async create(options: EngineOptions = {}): Promise<Engine> {
     const modelPath = resolveModelPath(options);
     const config = resolveEngineOptions(options, modelPath, loadModelConfig(modelPath));
@@ -78,14 +101,11 @@ export class Engine extends EventEmitter<EngineEvents> {
       await actor.stop();
       throw e instanceof ActorDiedError ? new EngineError(`${e.message} while loading`) : e;
     }
-    engine = new Engine(modelPath, config, tokenizer, actor, shared);
+    engine = new Engine(modelPath, config, tokenizer, actor, shared, port1);
     actor.onDeath((message) => engine!.fail(message));
-    engine.port = port1;
     for (const m of early) engine.onMessage(m);
     return engine;
   }
-
-  private port: MessageChannel['port1'] | null = null;
 
   private onMessage(m: SchedulerMessage): void {
     if (m.type === 'progress') this.emit('progress', { phase: m.phase, done: m.done, total: m.total });
@@ -107,29 +127,79 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.emit('failed', message);
   }
 
-  /** Streams a request's output; breaking out of the loop or aborting `signal` cancels it and frees its KV. */
+  /**
+   * Streams a request's output; breaking out of the loop or aborting `signal` cancels it and frees
+   * its KV. An aborted request ends with finishReason 'abort' whenever the abort comes — before it
+   * started (no output), while it waits or while it runs (the output so far) — as SGLang reports it.
+   * @throws RequestError naming a bad field; QueueFullError when `maxQueuedRequests` are waiting;
+   *   EngineStateError once the engine is closed or failed.
+   */
   async *stream(req: GenerateRequest): AsyncGenerator<StreamChunk> {
     this.assertUsable();
+    this.activity.begin();
+    try {
+      yield* this.run(req);
+    } finally {
+      this.activity.end();
+    }
+  }
+
+  private async *run(req: GenerateRequest): AsyncGenerator<StreamChunk> {
+    // Thousands of requests started at once (a list input, a runBatch) are validated and
+    // submitted a slice at a time, so the caller's event loop keeps serving meanwhile.
+    await loopSlicer.turn();
+    this.assertUsable();
     const id = randomUUID();
-    const schedReq = validateRequest(req, id, this.tokenizer, this.options.contextLength, this.options.kvCacheTokens);
+    let promptIds: TokenIds | undefined;
+    try {
+      promptIds = await this.encodeLongPrompt(req);
+    } catch (e) {
+      if (!req.signal?.aborted) throw e;
+      yield aborted(0);
+      return;
+    }
+    const schedReq = validateRequest(req, id, this.tokenizer, this.options.contextLength, this.options.kvCacheTokens, promptIds);
     const signal = req.signal;
-    if (signal?.aborted) throw new EngineError('request aborted before it started');
+    if (signal?.aborted) {
+      yield aborted(schedReq.inputIds.length);
+      return;
+    }
     const s = new RequestStream();
     this.streams.set(id, s);
-    const onAbort = () => void this.actor.api.abort(id).catch(() => {});
-    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal) this.aborts.watch(signal, id);
+    let queued = false;
     try {
-      await this.actor.api.submit(schedReq);
+      const outcome = await this.submits.submit(schedReq);
+      if (outcome === 'full') throw new QueueFullError(this.options.maxQueuedRequests);
+      if (outcome === 'cancelled') {
+        yield aborted(schedReq.inputIds.length);
+        return;
+      }
+      queued = true;
       yield* s.chunksOut();
     } finally {
-      signal?.removeEventListener('abort', onAbort);
-      if (!s.finished && !this.closed && !this.failure) {
+      if (signal) this.aborts.unwatch(signal, id);
+      if (queued && !s.finished && this.closing === null && !this.failure) {
         // The caller stopped early: cancel and wait for the scheduler to free the request's slots.
-        await this.actor.api.abort(id).catch(() => {});
+        await this.actor.api.abort([id]).catch(() => {});
         for await (const _ of s.chunksOut()) void _;
       }
       this.streams.delete(id);
     }
+  }
+
+  /** Cancels requests: those still in an unsent batch are taken back, the others aborted in the scheduler. */
+  private abort(ids: readonly string[]): void {
+    const sent = this.submits.cancel(ids);
+    if (sent.length) void this.actor.api.abort(sent).catch(() => {});
+  }
+
+  /** A long text prompt, tokenized on the pool; undefined when it is short (or not text: validation says so). */
+  private async encodeLongPrompt(req: GenerateRequest): Promise<TokenIds | undefined> {
+    const prompt = req !== null && typeof req === 'object' ? req.prompt : undefined;
+    if (typeof prompt !== 'string' || prompt.length < POOL_CHARS) return undefined;
+    const signal = req.signal instanceof AbortSignal ? req.signal : undefined;
+    return (await this.tokenizerPool.encode([prompt], true, signal))[0];
   }
 
   /** Runs a request to completion. */
@@ -157,25 +227,40 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /**
-   * Tokenizes many texts; large batches run on a piscina worker pool so this thread keeps serving.
+   * Tokenizes many texts. Large jobs (256 texts or more, or 16,384 characters or more in all) run
+   * on a piscina worker pool, so this thread keeps serving meanwhile.
    * @param addSpecialTokens as the tokenizer config says (BOS) unless false. Default true.
+   * @throws EngineStateError after close(); TokenLimitError for a text over `options.maxTokens`;
+   *   the signal's reason when `options.signal` aborts (the job's workers stop).
    */
-  tokenize(texts: readonly string[], addSpecialTokens = true): Promise<number[][]> {
-    return this.tokenizerPool.encode(texts, addSpecialTokens);
+  async tokenize(texts: readonly string[], addSpecialTokens = true, options: TokenizeOptions = {}): Promise<number[][]> {
+    this.assertOpen('tokenize');
+    const ids = await this.tokenizerPool.encode(texts, addSpecialTokens, options.signal);
+    const limit = options.maxTokens;
+    if (limit !== undefined) {
+      const over = ids.findIndex((x) => x.length > limit);
+      if (over >= 0) throw new TokenLimitError(over, ids[over]!.length, limit);
+    }
+    return ids.map(idArray);
   }
 
-  /** Decodes many token-id lists (special tokens skipped unless `skipSpecialTokens` is false), pooled like `tokenize`. */
-  detokenize(ids: readonly (readonly number[])[], skipSpecialTokens = true): Promise<string[]> {
-    return this.tokenizerPool.decode(ids, skipSpecialTokens);
+  /**
+   * Decodes many token-id lists (special tokens skipped unless `skipSpecialTokens` is false), pooled like `tokenize`.
+   * @throws EngineStateError after close().
+   */
+  async detokenize(ids: readonly (readonly number[])[], skipSpecialTokens = true, options: Pick<TokenizeOptions, 'signal'> = {}): Promise<string[]> {
+    this.assertOpen('detokenize');
+    return this.tokenizerPool.decode(ids, skipSpecialTokens, options.signal);
   }
 
-  /** Counters read from shared memory (no round trip to the workers). */
+  /** Counters read from shared memory (no round trip to the workers); after close(): nothing running or queued, not healthy. */
   stats(): EngineStats {
     const c = this.counters;
     const free = this.allocator.freeCount;
+    const open = this.closing === null;
     return {
-      running: c[Counter.running]!,
-      queued: c[Counter.queued]!,
+      running: open ? c[Counter.running]! : 0,
+      queued: open ? c[Counter.queued]! : 0,
       slotsUsed: this.allocator.capacity - free,
       slotsFree: free,
       slotsEvictable: this.treeStats.evictableTokens,
@@ -183,7 +268,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       promptTokensTotal: c[Counter.promptTokens]!,
       generatedTokensTotal: c[Counter.generatedTokens]!,
       retractionsTotal: c[Counter.retractions]!,
-      healthy: !this.failure && !this.closed && c[Counter.healthy] === 1,
+      healthy: !this.failure && open && c[Counter.healthy] === 1,
       ...(this.failure ? { error: this.failure } : {}),
     };
   }
@@ -191,23 +276,39 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Empties the radix cache; false (and nothing flushed) while requests are running or queued. */
   async flushCache(): Promise<boolean> {
     this.assertUsable();
-    return this.actor.api.flushCache();
+    return this.activity.during(() => this.actor.api.flushCache());
   }
 
-  /** Ends every worker; pending requests are rejected. Safe to call twice. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    for (const s of this.streams.values()) s.fail(new EngineError('engine closed'));
+  /**
+   * Ends every worker; pending requests are rejected with EngineStateError. Every call, also one
+   * made while the first is still running, returns the same promise.
+   */
+  close(): Promise<void> {
+    return (this.closing ??= this.shutdown());
+  }
+
+  private async shutdown(): Promise<void> {
+    // The process must live until the workers have ended (never ended: the engine is done).
+    this.activity.begin();
+    for (const s of this.streams.values()) s.fail(new EngineStateError('closed', 'engine closed'));
     this.streams.clear();
     await this.tokenizerPool.close();
     await this.actor.stop(() => this.actor.api.shutdown());
-    this.port?.close();
+    this.port.close();
     this.emit('closed');
   }
 
-  private assertUsable(): void {
-    if (this.closed) throw new EngineError('engine is closed');
-    if (this.failure) throw new EngineError(`engine failed: ${this.failure}`);
+  private assertOpen(call: string): void {
+    if (this.closing !== null) throw new EngineStateError('closed', `engine is closed (${call} after close())`);
   }
+
+  private assertUsable(): void {
+    if (this.closing !== null) throw new EngineStateError('closed', 'engine is closed');
+    if (this.failure) throw new EngineStateError('failed', `engine failed: ${this.failure}`);
+  }
+}
+
+/** The one chunk of a request aborted before the scheduler got it. */
+function aborted(promptTokens: number): StreamChunk {
+  return { text: '', tokenIds: [], finishReason: 'abort', usage: { promptTokens, completionTokens: 0, cachedTokens: 0 } };
 }

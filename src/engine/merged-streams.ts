@@ -39,25 +39,50 @@ export async function openMergedStreams(
 
 type Step = { readonly index: number; readonly step: IteratorResult<StreamChunk> };
 
+/**
+ * Every stream's chunks in arrival order. Each settled `next()` joins a ready queue, so a chunk
+ * costs O(1) however many streams are open (racing all pending promises per chunk made a streamed
+ * batch of 5,000 prompts quadratic: 30 s of blocked event loop).
+ */
 async function* merge(
   iterators: AsyncIterator<StreamChunk>[],
   primed: IteratorResult<StreamChunk>[],
   start: number,
   onChunk: ((tagged: TaggedChunk) => void) | undefined,
 ): AsyncGenerator<TaggedChunk> {
-  const pending = new Map<number, Promise<Step>>(primed.map((step, index) => [index, Promise.resolve({ index, step })]));
+  const ready: Step[] = primed.map((step, index) => ({ index, step }));
+  let head = 0;
+  const ended = new Set<number>();
+  let failure = null as { readonly error: unknown } | null;
+  let wake: (() => void) | null = null;
+  const pull = (index: number): void => {
+    iterators[index]!.next().then(
+      (step) => {
+        ready.push({ index, step });
+        wake?.();
+      },
+      (error: unknown) => {
+        failure ??= { error };
+        wake?.();
+      },
+    );
+  };
   try {
-    while (pending.size > 0) {
-      const { index, step } = await Promise.race(pending.values());
-      if (step.done) {
-        pending.delete(index);
+    while (ended.size < iterators.length) {
+      if (failure) throw failure.error;
+      if (head === ready.length) {
+        ready.length = head = 0;
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = null;
         continue;
       }
-      // Ask for the next chunk before handing this one out, so engine and consumer overlap. The
-      // no-op catch keeps a rejection after the consumer has left from being "unhandled".
-      const next = iterators[index]!.next().then((step) => ({ index, step }));
-      next.catch(() => undefined);
-      pending.set(index, next);
+      const { index, step } = ready[head++]!;
+      if (step.done) {
+        ended.add(index);
+        continue;
+      }
+      // Ask for the next chunk before handing this one out, so engine and consumer overlap.
+      pull(index);
       const tagged = { index, chunk: step.value, elapsed: (performance.now() - start) / 1000 };
       onChunk?.(tagged);
       yield tagged;
@@ -65,6 +90,6 @@ async function* merge(
   } finally {
     // Not awaited: an async generator's return() queues behind its pending next(), which only
     // settles once the request is aborted — and the caller aborts it after this loop is left.
-    for (const i of pending.keys()) iterators[i]!.return?.(undefined).catch(() => undefined);
+    iterators.forEach((it, i) => ended.has(i) || it.return?.(undefined).catch(() => undefined));
   }
 }

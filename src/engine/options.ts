@@ -15,8 +15,9 @@ const GPU_LOCK = new SharedArrayBuffer(4);
 
 // `satisfies` makes a new EngineOptions field a compile error here until it is listed.
 const KNOWN = new Set(Object.keys({
-  model: true, tp: true, device: true, dtype: true, kvCacheTokens: true, maxRunningRequests: true, chunkedPrefillSize: true,
-  schedulePolicy: true, radixCache: true, contextLength: true, threadsPerShard: true, cacheDir: true, onProgress: true,
+  model: true, tp: true, device: true, dtype: true, kvCacheTokens: true, maxRunningRequests: true, maxQueuedRequests: true,
+  chunkedPrefillSize: true, schedulePolicy: true, radixCache: true, contextLength: true, threadsPerShard: true, cacheDir: true,
+  onProgress: true,
 } satisfies Record<keyof EngineOptions, true>));
 
 /** The model folder shipped with the package (`models/arbor-tiny`). */
@@ -52,8 +53,13 @@ export function resolveEngineOptions(options: EngineOptions, modelPath: string, 
   const dtype = oneOf<ShardDType>('dtype', options.dtype, DEVICE_DTYPES[device], DEFAULT_DTYPE[device]);
   const tp = oneOf('tp', options.tp, [1, 2, 4], 1);
   const contextLength = positiveInt('contextLength', options.contextLength, model.maxPositionEmbeddings);
+  // SGLang refuses this too: positions past the trained range give garbage, not an error.
+  if (contextLength > model.maxPositionEmbeddings) {
+    throw new RequestError('contextLength', `${contextLength} is beyond the model's max_position_embeddings (${model.maxPositionEmbeddings})`);
+  }
   const kvCacheTokens = positiveInt('kvCacheTokens', options.kvCacheTokens, 16384);
   const maxRunningRequests = positiveInt('maxRunningRequests', options.maxRunningRequests, 64);
+  const maxQueuedRequests = positiveInt('maxQueuedRequests', options.maxQueuedRequests, Infinity);
   const chunkedPrefillSize = positiveInt('chunkedPrefillSize', options.chunkedPrefillSize, 512);
   if (kvCacheTokens < maxRunningRequests + 1) throw new RequestError('kvCacheTokens', `must be larger than maxRunningRequests (${maxRunningRequests})`);
   if (options.radixCache !== undefined && typeof options.radixCache !== 'boolean') throw new RequestError('radixCache', 'must be a boolean');
@@ -69,6 +75,7 @@ export function resolveEngineOptions(options: EngineOptions, modelPath: string, 
     gpuLock: GPU_LOCK,
     kvCacheTokens,
     maxRunningRequests,
+    maxQueuedRequests,
     chunkedPrefillSize,
     schedulePolicy: oneOf('schedulePolicy', options.schedulePolicy, ['lpm', 'fcfs'], 'lpm'),
     radixCache: options.radixCache ?? true,

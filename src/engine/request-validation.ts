@@ -4,6 +4,7 @@ import { previewValue } from '../util/value-preview.js';
 import type { ModelTokenizer } from '../tokenizer/tokenizer.js';
 import { MAX_TOP_LOGPROBS } from '../actors/protocol.js';
 import type { SchedulerRequest } from '../actors/protocol.js';
+import { idArray, type TokenIds } from '../tokenizer/tokenizer-pool.js';
 import { DEFAULT_SAMPLING_PARAMS, validateSamplingParams } from '../scheduler/sampling-params.js';
 import { SamplingParamError } from '../scheduler/sampling-errors.js';
 
@@ -37,6 +38,7 @@ function num(field: string, v: unknown, fallback: number): number {
 /**
  * Checks a request at the engine boundary and turns it into the scheduler's form (prompt tokenized).
  * Throws RequestError naming the first bad field; nothing reaches the scheduler on error.
+ * @param promptIds `prompt` already tokenized (off this thread, for a long prompt).
  */
 export function validateRequest(
   req: GenerateRequest,
@@ -44,6 +46,7 @@ export function validateRequest(
   tokenizer: ModelTokenizer,
   contextLength: number,
   kvCacheTokens: number,
+  promptIds?: TokenIds,
 ): SchedulerRequest {
   // A request must fit the KV pool on its own, or it could never finish (retraction needs a smaller one).
   const limit = Math.min(contextLength, kvCacheTokens);
@@ -52,21 +55,23 @@ export function validateRequest(
   const hasPrompt = req.prompt !== undefined;
   const hasIds = req.inputIds !== undefined;
   if (hasPrompt === hasIds) throw new RequestError('prompt', 'give exactly one of prompt or inputIds');
-  let inputIds: number[];
+  let ids: TokenIds;
   if (hasPrompt) {
     if (typeof req.prompt !== 'string') throw new RequestError('prompt', 'must be a string');
-    inputIds = tokenizer.encode(req.prompt);
+    ids = promptIds ?? tokenizer.encode(req.prompt);
   } else {
     if (!Array.isArray(req.inputIds)) throw new RequestError('inputIds', 'must be an array of token ids');
-    inputIds = req.inputIds.map((t, i) => int(`inputIds[${i}]`, t, 0, tokenizer.vocabSize - 1));
+    ids = req.inputIds.map((t, i) => int(`inputIds[${i}]`, t, 0, tokenizer.vocabSize - 1));
   }
-  if (inputIds.length === 0) throw new RequestError(hasPrompt ? 'prompt' : 'inputIds', 'is empty (at least one token is needed)');
-  if (inputIds.length >= limit) {
+  if (ids.length === 0) throw new RequestError(hasPrompt ? 'prompt' : 'inputIds', 'is empty (at least one token is needed)');
+  if (ids.length >= limit) {
     throw new RequestError(
       hasPrompt ? 'prompt' : 'inputIds',
-      `has ${inputIds.length} tokens; at most ${limit - 1} fit (context length ${contextLength}, KV cache ${kvCacheTokens} tokens)`,
+      `has ${ids.length} tokens; at most ${limit - 1} fit (context length ${contextLength}, KV cache ${kvCacheTokens} tokens)`,
     );
   }
+  // Copied only now that it is known to be short enough.
+  const inputIds = idArray(ids);
   const maxTokens = req.maxTokens === undefined ? 128 : int('maxTokens', req.maxTokens, 0);
   const minTokens = req.minTokens === undefined ? 0 : int('minTokens', req.minTokens, 0, maxTokens);
   const sampling = {

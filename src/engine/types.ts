@@ -29,6 +29,11 @@ export interface EngineOptions {
   kvCacheTokens?: number;
   /** Most requests decoding at once. Default 64. */
   maxRunningRequests?: number;
+  /**
+   * Most requests waiting for admission (SGLang's `--max-queued-requests`); a request beyond it is
+   * refused with QueueFullError. Default: no limit.
+   */
+  maxQueuedRequests?: number;
   /** Most prompt tokens prefilled in one step (longer prompts are chunked). Default 512. */
   chunkedPrefillSize?: number;
   /** Queue order: 'lpm' (longest cached prefix first) or 'fcfs'. Default 'lpm'. */
@@ -81,6 +86,14 @@ export interface GenerateRequest {
   includeSpecialTokens?: boolean;
   /** Aborting cancels the request and frees its KV slots. */
   signal?: AbortSignal;
+}
+
+/** Options of `engine.tokenize()`. */
+export interface TokenizeOptions {
+  /** Aborting stops the job (its pool workers too) and rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Refuse (TokenLimitError naming the text) any text of more tokens than this. */
+  maxTokens?: number;
 }
 
 

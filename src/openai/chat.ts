@@ -21,6 +21,11 @@ export interface ChatRequestOptions {
   readonly chatTemplate?: string;
   /** The engine's context length: without `max_tokens`, a reply may fill the rest of it. */
   readonly contextLength: number;
+  /**
+   * Tokenizes the rendered conversation (special tokens not added), e.g. off the event loop for a
+   * long one (see tokenizePrompts). Default: `tokenizer.encode` on this thread.
+   */
+  readonly encode?: (text: string) => Promise<number[]>;
 }
 
 /** A validated /v1/chat/completions request. */
@@ -49,7 +54,7 @@ const ROLES: ReadonlyMap<string, string> = new Map([
  * mapped. Without `max_tokens` / `max_completion_tokens` the reply may use the rest of the context.
  * @throws RequestError naming the wire field (e.g. "messages[2].role").
  */
-export function chatRequestToGenerate(body: unknown, tokenizer: ChatTokenizer, options: ChatRequestOptions): ParsedChatRequest {
+export async function chatRequestToGenerate(body: unknown, tokenizer: ChatTokenizer, options: ChatRequestOptions): Promise<ParsedChatRequest> {
   const obj = asObject(body, 'body');
   const common = readCommon(obj, ['max_completion_tokens', 'max_tokens'], tokenizer.vocabSize);
   const messages = readMessages(obj);
@@ -72,7 +77,7 @@ export function chatRequestToGenerate(body: unknown, tokenizer: ChatTokenizer, o
     if (err instanceof ChatTemplateError) bad('messages', err.message);
     throw err;
   }
-  const inputIds = tokenizer.encode(text, { addSpecialTokens: false });
+  const inputIds = options.encode ? await options.encode(text) : tokenizer.encode(text, { addSpecialTokens: false });
 
   checkPromptLength(inputIds, 'messages', options.contextLength);
 

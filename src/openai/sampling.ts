@@ -36,7 +36,7 @@ export interface ModelLimits {
 }
 
 /** Refuses a prompt that leaves no room for output, naming the wire field it came from. */
-export function checkPromptLength(ids: readonly number[], name: string, contextLength: number): void {
+export function checkPromptLength(ids: { readonly length: number }, name: string, contextLength: number): void {
   if (ids.length >= contextLength) {
     bad(name, `has ${ids.length} tokens; the context length is ${contextLength} (prompt + output must fit)`);
   }

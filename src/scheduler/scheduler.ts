@@ -6,6 +6,7 @@ import { OutputProcessor } from './output-processor.js';
 import type { Finish } from './output-processor.js';
 import { RequestState } from './request-state.js';
 import type { RequestEvent, ResolvedEngineConfig, SchedulerRequest } from '../actors/protocol.js';
+import { WaitingQueue } from './waiting-queue.js';
 
 /** Runs a forward step somewhere (in-thread shards, or shard workers) and returns logits [rows, vocab]. */
 export interface StepExecutor {
@@ -15,7 +16,7 @@ export interface StepExecutor {
 /** Scheduler limits: the engine's resolved options plus the model's vocabulary and the logits buffer's size. */
 export type SchedulerConfig = Pick<
   ResolvedEngineConfig,
-  'kvCacheTokens' | 'maxRunningRequests' | 'chunkedPrefillSize' | 'schedulePolicy' | 'radixCache' | 'contextLength'
+  'kvCacheTokens' | 'maxRunningRequests' | 'chunkedPrefillSize' | 'schedulePolicy' | 'radixCache' | 'contextLength' | 'maxQueuedRequests'
 > & {
   readonly vocabSize: number;
   /** Most logits rows one step may return (sizes the logits buffer). */
@@ -46,7 +47,7 @@ interface Planned {
  */
 export class Scheduler {
   readonly kv: KvManager;
-  private readonly waiting: RequestState[] = [];
+  private readonly waiting = new WaitingQueue<RequestState>();
   private readonly running: RequestState[] = [];
   private readonly byId = new Map<string, RequestState>();
   private readonly out: OutputProcessor;
@@ -74,21 +75,22 @@ export class Scheduler {
     return this.running.length > 0 || this.waiting.length > 0;
   }
 
-  submit(req: SchedulerRequest): void {
+  /** Queues a request; false (nothing queued) when `maxQueuedRequests` are already waiting. */
+  submit(req: SchedulerRequest): boolean {
     if (this.byId.has(req.id)) throw new Error(`request id "${req.id}" is already in use`);
+    if (this.waiting.length >= this.cfg.maxQueuedRequests) return false;
     const r = new RequestState(req, this.tokenizer, this.arrivals++);
     this.byId.set(req.id, r);
     this.waiting.push(r);
     this.totals.promptTokens += req.inputIds.length;
+    return true;
   }
 
   /** Cancels a request; its event is produced by the next `step` (or returned now when it was waiting). */
   abort(id: string): RequestEvent | null {
     const r = this.byId.get(id);
     if (!r) return null;
-    const w = this.waiting.indexOf(r);
-    if (w >= 0) {
-      this.waiting.splice(w, 1);
+    if (this.waiting.remove(r)) {
       this.kv.release(r);
       this.byId.delete(id);
       return this.out.event(r, { reason: 'abort' });
@@ -101,7 +103,7 @@ export class Scheduler {
   failAll(message: string): RequestEvent[] {
     const events = [...this.running, ...this.waiting].map((r) => this.finish(r, { reason: 'abort' }, message, false));
     this.running.length = 0;
-    this.waiting.length = 0;
+    this.waiting.clear();
     return events;
   }
 
@@ -210,7 +212,7 @@ export class Scheduler {
     let reserve = 0;
     for (const r of this.running) reserve += Math.ceil(Math.min(RESERVE_CAP, r.req.maxTokens - r.outputIds.length) * RESERVE_RATIO);
     while (budget > 0 && this.waiting.length > 0 && this.running.length < this.cfg.maxRunningRequests) {
-      const r = this.waiting[0]!;
+      const r = this.waiting.peek()!;
       // An empty engine always admits (the request may be retracted later, never starved).
       if (this.running.length > 0 && this.kv.available() - Math.min(r.remaining(), budget) < reserve) break;
       const tokens = r.allTokens();
@@ -272,10 +274,10 @@ export class Scheduler {
 
   private orderWaiting(): void {
     if (this.cfg.schedulePolicy === 'fcfs' || this.waiting.length > LPM_QUEUE_LIMIT || !this.cfg.radixCache) {
-      this.waiting.sort((a, b) => a.arrival - b.arrival);
+      this.waiting.sortByArrival();
       return;
     }
-    const matched = new Map(this.waiting.map((r) => [r, this.kv.tree.peekPrefixLength(r.allTokens())] as const));
+    const matched = new Map([...this.waiting].map((r) => [r, this.kv.tree.peekPrefixLength(r.allTokens())] as const));
     this.waiting.sort((a, b) => matched.get(b)! - matched.get(a)! || a.arrival - b.arrival);
   }
 }

@@ -100,16 +100,21 @@ export class SseWriter {
     if (!this.res.destroyed) this.res.end('data: [DONE]\n\n');
   }
 
-  private async write(text: string): Promise<void> {
-    if (this.res.destroyed || this.res.write(text)) return;
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        this.res.off('drain', done);
-        this.res.off('close', done);
-        resolve();
-      };
-      this.res.on('drain', done);
-      this.res.on('close', done);
-    });
+  private write(text: string): Promise<void> {
+    return writeOrWait(this.res, text);
   }
+}
+
+/** Writes `text`; while the socket's buffer is full, resolves once it drains (or the response closes). */
+export function writeOrWait(res: ServerResponse, text: string): Promise<void> {
+  if (res.destroyed || res.write(text)) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }

@@ -16,6 +16,7 @@ import {
   type JsonObject,
 } from '../openai/json-fields.js';
 import { checkMinTokens, checkPromptLength, fanOut, MAX_N, MAX_TOP_LOGPROBS, REPETITION_PENALTY, type ModelLimits } from '../openai/sampling.js';
+import { loopSlicer } from '../engine/time-slicer.js';
 
 /** How /generate reports logprobs (shared by every item of one request). */
 export interface LogprobOptions {
@@ -64,36 +65,39 @@ const DEFAULT_MAX_NEW_TOKENS = 128;
  * @throws RequestError naming the wire field (e.g. "sampling_params.top_p", "input_ids[1][0]").
  * @param limits vocabulary size and context length of the served model.
  * @param newRid makes a request id for inputs without `rid`.
+ * A list of thousands of inputs is read a slice at a time between turns of the event loop.
  */
-export function parseGenerateBody(body: unknown, tokenizer: PromptEncoder, limits: ModelLimits, newRid: () => string): NativeRequest {
+export async function parseGenerateBody(body: unknown, tokenizer: PromptEncoder, limits: ModelLimits, newRid: () => string): Promise<NativeRequest> {
   const obj = asObject(body, 'body');
   const text = field(obj, 'text');
   const ids = field(obj, 'input_ids');
   if ((text === undefined) === (ids === undefined)) bad('text', 'give exactly one of "text" and "input_ids"');
 
-  let inputs: number[][];
+  const inputs: number[][] = [];
   let batch: boolean;
   if (text !== undefined) {
     batch = Array.isArray(text);
     const texts = batch ? (text as unknown[]) : [text];
     if (texts.length === 0) bad('text', 'must not be an empty list');
-    inputs = texts.map((t, i) => {
+    for (const [i, t] of texts.entries()) {
+      await loopSlicer.turn();
       const name = batch ? `text[${i}]` : 'text';
       if (typeof t !== 'string') bad(name, 'must be a string', t);
       const encoded = tokenizer.encode(t);
       if (encoded.length === 0) bad(name, 'encodes to no tokens (at least one is needed)');
       checkPromptLength(encoded, name, limits.contextLength);
-      return encoded;
-    });
+      inputs.push(encoded);
+    }
   } else {
     if (!Array.isArray(ids) || ids.length === 0) bad('input_ids', 'must be a non-empty list of token ids or of such lists', ids);
     batch = Array.isArray(ids[0]);
-    inputs = (batch ? ids : [ids]).map((one: unknown, i) => {
+    for (const [i, one] of (batch ? (ids as unknown[]) : [ids]).entries()) {
+      await loopSlicer.turn();
       const name = batch ? `input_ids[${i}]` : 'input_ids';
       const checked = checkTokenIds(one, name, limits.vocabSize, false);
       checkPromptLength(checked, name, limits.contextLength);
-      return checked;
-    });
+      inputs.push(checked);
+    }
   }
 
   const rids = perInput(obj, 'rid', inputs.length, batch, (v, name) => {
@@ -109,15 +113,24 @@ export function parseGenerateBody(body: unknown, tokenizer: PromptEncoder, limit
   }
 
   const items: NativeItem[] = [];
-  inputs.forEach((inputIds, i) => {
-    const prefix = batch && Array.isArray(field(obj, 'sampling_params')) ? `sampling_params[${i}]` : 'sampling_params';
-    const { request, n, noStopTrim } = readSamplingParams(params[i] ?? {}, prefix, limits.vocabSize);
+  const perItemParams = batch && Array.isArray(field(obj, 'sampling_params'));
+  // One sampling_params object shared by every input is read once.
+  const readParams = new Map<JsonObject, ReturnType<typeof readSamplingParams>>();
+  for (const [i, inputIds] of inputs.entries()) {
+    await loopSlicer.turn();
+    const p = params[i] ?? {};
+    let read = readParams.get(p);
+    if (!read) {
+      read = readSamplingParams(p, perItemParams ? `sampling_params[${i}]` : 'sampling_params', limits.vocabSize);
+      if (!perItemParams) readParams.set(p, read);
+    }
+    const { request, n, noStopTrim } = read;
     const full = { ...request, ...logprobFields(logprob), inputIds };
     const rid = rids[i] ?? newRid();
     fanOut(full, n).forEach((req, k) => {
       items.push({ rid: n === 1 ? rid : `${rid}-${k}`, request: { ...req, inputIds }, noStopTrim });
     });
-  });
+  }
   const stream = optBoolean(obj, 'stream', 'stream') ?? false;
   return { items, batch: batch || items.length > 1, stream, logprob };
 }

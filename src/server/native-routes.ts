@@ -1,11 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { EngineStats } from '../engine/types.js';
 import { openStreams, timedGenerate } from './engine-calls.js';
+import { loopSlicer } from '../engine/time-slicer.js';
+import type { JsonObject } from '../openai/json-fields.js';
 import { HttpError, sendError, sendJson, sendText, SseWriter } from './http-io.js';
-import { parseGenerateBody } from './native-request.js';
-import { NativeOutput } from './native-response.js';
-import { errorMessage } from './respond.js';
+import { sendJsonSliced } from './json-writer.js';
+import { parseGenerateBody, type PromptEncoder } from './native-request.js';
+import { NativeOutput, type NativeResponse } from './native-response.js';
+import { checkPromptCount, checkPromptTokens, checkQueueRoom } from './request-limits.js';
+import { tokenizePrompts } from '../openai/prompt-tokens.js';
+import { errorEvent, errorMessage } from './respond.js';
 import type { RouteContext } from './route-context.js';
+import type { ServedEngine } from './served-engine.js';
 import { ARBOR_VERSION } from './version.js';
 
 /** How long /health_generate may take before the server counts as unhealthy. */
@@ -54,6 +60,8 @@ export async function getServerInfo(ctx: RouteContext): Promise<void> {
       tp_size: o.tp,
       dtype: o.dtype,
       max_running_requests: o.maxRunningRequests,
+      // null (SGLang's None) when unlimited: JSON has no Infinity.
+      max_queued_requests: Number.isFinite(o.maxQueuedRequests) ? o.maxQueuedRequests : null,
       max_total_tokens: o.kvCacheTokens,
       chunked_prefill_size: o.chunkedPrefillSize,
       schedule_policy: o.schedulePolicy,
@@ -63,6 +71,8 @@ export async function getServerInfo(ctx: RouteContext): Promise<void> {
     }),
     enable_metrics: settings.enableMetrics,
     max_body_bytes: settings.maxBodyBytes,
+    max_prompts_per_request: settings.limits.maxPromptsPerRequest,
+    max_prompt_tokens_per_request: settings.limits.maxPromptTokensPerRequest,
     api_key_set: settings.apiKeySet,
     custom_chat_template: settings.chatTemplate !== undefined,
     ...settings.serverArgs,
@@ -81,33 +91,69 @@ export async function flushCache(ctx: RouteContext): Promise<void> {
 export async function generate(ctx: RouteContext): Promise<void> {
   const engine = ctx.engine();
   const limits = { vocabSize: engine.tokenizer.vocabSize, contextLength: engine.options.contextLength };
-  const parsed = parseGenerateBody(await ctx.body(), engine.tokenizer, limits, () => randomUUID().replaceAll('-', ''));
+  const body = await ctx.body();
+  const input = inputField(body);
+  const encoder = await textEncoder(ctx, engine, body);
+  const parsed = await parseGenerateBody(body, encoder, limits, () => randomUUID().replaceAll('-', ''));
   const reqs = parsed.items.map((item) => ({ ...item.request, signal: ctx.signal }));
+  checkPromptCount(reqs.length, input, ctx.settings.limits);
+  checkPromptTokens(reqs, input, ctx.settings.limits);
+  checkQueueRoom(engine, reqs.length);
   const outputs = parsed.items.map((item) => new NativeOutput(item, parsed.logprob, engine.tokenizer));
 
   if (!parsed.stream) {
     const done = await Promise.all(reqs.map((req) => timedGenerate(engine, req, ctx.metrics)));
-    const bodies = done.map(({ result, e2e }, i) => {
+    ctx.signal.throwIfAborted();
+    const bodies: NativeResponse[] = [];
+    for (const [i, { result, e2e }] of done.entries()) {
+      await loopSlicer.turn();
       outputs[i]!.add(result);
-      return outputs[i]!.toJSON(e2e);
-    });
-    sendJson(ctx.res, 200, parsed.batch ? bodies : bodies[0]);
+      bodies.push(outputs[i]!.toJSON(e2e));
+    }
+    await sendJsonSliced(ctx.res, 200, parsed.batch ? bodies : bodies[0]);
     return;
   }
 
   const chunks = await openStreams(engine, reqs, ctx.metrics);
+  ctx.signal.throwIfAborted();
   const sse = new SseWriter(ctx.res);
   try {
     for await (const { index, chunk, elapsed } of chunks) {
-      if (ctx.signal.aborted) break;
+      ctx.signal.throwIfAborted();
+      await loopSlicer.turn();
       outputs[index]!.add(chunk);
       const event = outputs[index]!.toJSON(elapsed);
       await sse.send(parsed.batch ? { ...event, index } : event);
     }
+    ctx.signal.throwIfAborted();
   } catch (err) {
-    await sse.send({ error: { message: errorMessage(err) } });
+    await sse.send(errorEvent(err));
   }
   sse.end();
+}
+
+/** Which input field a /generate body uses, for errors about the prompts as a whole. */
+function inputField(body: unknown): 'text' | 'input_ids' {
+  return body !== null && typeof body === 'object' && (body as JsonObject)['text'] != null ? 'text' : 'input_ids';
+}
+
+/**
+ * Tokenizes the body's `text` prompts off the event loop (the engine's pool) and returns the
+ * encoder parseGenerateBody reads them from; refuses too many prompts before tokenizing anything.
+ * Entries that are not strings are left to parseGenerateBody, which names them.
+ */
+async function textEncoder(ctx: RouteContext, engine: ServedEngine, body: unknown): Promise<PromptEncoder> {
+  const obj = body !== null && typeof body === 'object' ? (body as JsonObject) : {};
+  const text = obj['text'] ?? undefined;
+  const ids = obj['input_ids'];
+  const list = Array.isArray(text) ? text : text === undefined ? [] : [text];
+  checkPromptCount(Array.isArray(ids) && Array.isArray(ids[0]) ? ids.length : list.length, inputField(body), ctx.settings.limits);
+  const where: number[] = [];
+  const strings: string[] = [];
+  list.forEach((t: unknown, i) => typeof t === 'string' && (where.push(i), strings.push(t)));
+  const encoded = await tokenizePrompts(engine, strings, (k) => (Array.isArray(text) ? `text[${where[k]}]` : 'text'), ctx.signal);
+  const byText = new Map(strings.map((t, k) => [t, encoded[k]!]));
+  return { encode: (t) => byText.get(t) ?? engine.tokenizer.encode(t) };
 }
 
 function statsJson(s: EngineStats): Record<string, unknown> {

@@ -4,9 +4,13 @@ import { completionRequestToGenerate, toCompletion, toCompletionChunk, toComplet
 import { newResponseContext } from '../openai/response-context.js';
 import { fanOut } from '../openai/sampling.js';
 import type { Model } from '../openai/types.js';
+import { loopSlicer } from '../engine/time-slicer.js';
 import { openStreams, timedGenerate, type TaggedChunk } from './engine-calls.js';
 import { sendJson, SseWriter } from './http-io.js';
-import { errorMessage } from './respond.js';
+import { sendJsonSliced } from './json-writer.js';
+import { checkPromptCount, checkPromptTokens, checkQueueRoom } from './request-limits.js';
+import { tokenizePrompts } from '../openai/prompt-tokens.js';
+import { errorEvent } from './respond.js';
 import type { RouteContext } from './route-context.js';
 import type { ServedEngine } from './served-engine.js';
 
@@ -23,12 +27,16 @@ export async function completions(ctx: RouteContext): Promise<void> {
     vocabSize: engine.tokenizer.vocabSize,
     contextLength: engine.options.contextLength,
   });
-  const reqs = parsed.requests.flatMap((req) => fanOut({ ...req, signal: ctx.signal }, parsed.n));
+  checkPromptCount(parsed.requests.length * parsed.n, 'prompt', ctx.settings.limits);
+  const prompts = await withTokenIds(ctx, engine, parsed.requests);
+  const reqs = prompts.flatMap((req) => fanOut({ ...req, signal: ctx.signal }, parsed.n));
+  checkPromptTokens(reqs, 'prompt', ctx.settings.limits);
+  checkQueueRoom(engine, reqs.length);
   const rc = newResponseContext('cmpl', ctx.settings.servedModelName, engine.tokenizer);
 
   if (!parsed.stream) {
     const results = await runAll(ctx, engine, reqs);
-    sendJson(ctx.res, 200, toCompletion(results, parsed.n, rc, parsed.logprobs));
+    await sendJsonSliced(ctx.res, 200, toCompletion(results, parsed.n, rc, parsed.logprobs));
     return;
   }
   // Where each choice's next text_offset starts: the length of what it has streamed so far.
@@ -46,11 +54,15 @@ export async function completions(ctx: RouteContext): Promise<void> {
 /** POST /v1/chat/completions. */
 export async function chatCompletions(ctx: RouteContext): Promise<void> {
   const engine = ctx.engine();
-  const parsed = chatRequestToGenerate(await ctx.body(), engine.tokenizer, {
+  const parsed = await chatRequestToGenerate(await ctx.body(), engine.tokenizer, {
     contextLength: engine.options.contextLength,
     ...(ctx.settings.chatTemplate === undefined ? {} : { chatTemplate: ctx.settings.chatTemplate }),
+    encode: async (text) => (await tokenizePrompts(engine, [text], () => 'messages', ctx.signal, false))[0]!,
   });
   const reqs = fanOut({ ...parsed.request, signal: ctx.signal }, parsed.n);
+  checkPromptCount(reqs.length, 'n', ctx.settings.limits);
+  checkPromptTokens(reqs, 'messages', ctx.settings.limits);
+  checkQueueRoom(engine, reqs.length);
   const rc = newResponseContext('chatcmpl', ctx.settings.servedModelName, engine.tokenizer);
 
   if (!parsed.stream) {
@@ -69,8 +81,24 @@ export async function chatCompletions(ctx: RouteContext): Promise<void> {
   });
 }
 
-function runAll(ctx: RouteContext, engine: ServedEngine, reqs: GenerateRequest[]) {
-  return Promise.all(reqs.map(async (req) => (await timedGenerate(engine, req, ctx.metrics)).result));
+async function runAll(ctx: RouteContext, engine: ServedEngine, reqs: GenerateRequest[]) {
+  const results = await Promise.all(reqs.map(async (req) => (await timedGenerate(engine, req, ctx.metrics)).result));
+  ctx.signal.throwIfAborted();
+  return results;
+}
+
+/**
+ * The completion prompts with their text tokenized off the event loop (the engine's pool), each
+ * refused by length naming `prompt[i]`, so the engine gets token ids and the request's prompt
+ * tokens can be counted before anything runs.
+ */
+async function withTokenIds(ctx: RouteContext, engine: ServedEngine, requests: readonly GenerateRequest[]): Promise<GenerateRequest[]> {
+  const texts = requests.flatMap((r) => (r.prompt === undefined ? [] : [r.prompt]));
+  const where = requests.flatMap((r, i) => (r.prompt === undefined ? [] : [i]));
+  const single = requests.length === 1;
+  const encoded = await tokenizePrompts(engine, texts, (k) => (single ? 'prompt' : `prompt[${where[k]}]`), ctx.signal);
+  let k = 0;
+  return requests.map(({ prompt, ...rest }) => (prompt === undefined ? rest : { ...rest, inputIds: encoded[k++]! }));
 }
 
 /** How one OpenAI route renders its stream. */
@@ -86,17 +114,20 @@ interface ChunkRenderer {
  */
 async function streamChoices(ctx: RouteContext, engine: ServedEngine, reqs: GenerateRequest[], render: ChunkRenderer): Promise<void> {
   const chunks = await openStreams(engine, reqs, ctx.metrics);
+  ctx.signal.throwIfAborted();
   const sse = new SseWriter(ctx.res);
   const usages: Usage[] = [];
   try {
     for await (const tagged of chunks) {
-      if (ctx.signal.aborted) break;
+      ctx.signal.throwIfAborted();
+      await loopSlicer.turn();
       if (tagged.chunk.usage) usages[tagged.index] = tagged.chunk.usage;
       await sse.send(render.chunk(tagged));
     }
-    if (render.usage && !ctx.signal.aborted) await sse.send(render.usage(usages));
+    ctx.signal.throwIfAborted();
+    if (render.usage) await sse.send(render.usage(usages));
   } catch (err) {
-    await sse.send({ error: { message: errorMessage(err) } });
+    await sse.send(errorEvent(err));
   }
   sse.end();
 }

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { EngineError, RequestError } from '../engine/errors.js';
+import { EngineError, QueueFullError, RequestError } from '../engine/errors.js';
 import { HttpError, sendError } from './http-io.js';
 
 /** The HTTP status an error thrown by a route maps to. */
@@ -10,9 +10,15 @@ export function statusOf(err: unknown): number {
   return 500;
 }
 
-/** The message clients see (RequestError's already names its field). */
+/** The message clients see (RequestError's already names its field; a full queue names the server flag). */
 export function errorMessage(err: unknown): string {
+  if (err instanceof QueueFullError) return `the request queue is full (--max-queued-requests ${err.limit}); retry later`;
   return err instanceof Error ? err.message : String(err);
+}
+
+/** The SSE event that ends a stream on `err` (the client raises it; `[DONE]` follows). */
+export function errorEvent(err: unknown): { error: { message: string; code: number } } {
+  return { error: { message: errorMessage(err), code: statusOf(err) } };
 }
 
 /**
@@ -24,5 +30,6 @@ export function respondError(res: ServerResponse, err: unknown): void {
     res.destroy();
     return;
   }
-  sendError(res, statusOf(err), errorMessage(err), err instanceof HttpError ? { ...err.headers } : {});
+  const headers = err instanceof HttpError ? { ...err.headers } : err instanceof QueueFullError ? { 'Retry-After': '1' } : {};
+  sendError(res, statusOf(err), errorMessage(err), headers);
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ServerMetrics } from './metrics.js';
+import type { RequestLimits } from './request-limits.js';
 import type { ServedEngine, EngineSlot } from './served-engine.js';
 
 /** Server-wide settings the routes read. */
@@ -9,6 +10,8 @@ export interface ServerSettings {
   /** A chat template that replaces the model's. */
   readonly chatTemplate: string | undefined;
   readonly maxBodyBytes: number;
+  /** Most prompts and prompt tokens one request may carry. */
+  readonly limits: RequestLimits;
   readonly apiKeySet: boolean;
   readonly enableMetrics: boolean;
   /** Extra facts for /get_server_info (host, port, launch flags). */
@@ -21,7 +24,11 @@ export interface ServerSettings {
 export interface RouteContext {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
-  /** Aborted when the client disconnects before the response is complete (or the server shuts down). */
+  /**
+   * Aborted when the client disconnects before the response is complete, or when shutdown ends
+   * what outlived the drain: then its reason is an HttpError 503 saying so, which the route
+   * answers (`throwIfAborted()`) with a 503 status or, mid-stream, an error event.
+   */
   readonly signal: AbortSignal;
   readonly settings: ServerSettings;
   readonly slot: EngineSlot;

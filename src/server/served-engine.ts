@@ -1,7 +1,7 @@
 import type { Engine } from '../engine/engine.js';
 
 /** The part of `Engine` the server uses. */
-export type ServedEngine = Pick<Engine, 'modelPath' | 'options' | 'tokenizer' | 'generate' | 'stream' | 'stats' | 'flushCache' | 'close'>;
+export type ServedEngine = Pick<Engine, 'modelPath' | 'options' | 'tokenizer' | 'tokenize' | 'generate' | 'stream' | 'stats' | 'flushCache' | 'close'>;
 
 /**
  * The engine behind a server that opened its port before the model finished loading: answers

@@ -6,6 +6,7 @@ import { HttpError, readJsonBody, sendText } from './http-io.js';
 import { ServerMetrics } from './metrics.js';
 import { flushCache, generate, getModelInfo, getServerInfo, health, healthGenerate } from './native-routes.js';
 import { chatCompletions, completions, listModels } from './openai-routes.js';
+import { DEFAULT_MAX_PROMPT_TOKENS_PER_REQUEST, DEFAULT_MAX_PROMPTS_PER_REQUEST } from './request-limits.js';
 import { respondError } from './respond.js';
 import type { RouteContext, RouteHandler, ServerSettings } from './route-context.js';
 import { EngineSlot, type ServedEngine } from './served-engine.js';
@@ -14,6 +15,8 @@ import { EngineSlot, type ServedEngine } from './served-engine.js';
 export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
 /** Default time shutdown waits for in-flight requests before aborting them. */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+/** How long requests aborted by shutdown get to send their error before the sockets close. */
+const FAREWELL_MS = 1_000;
 
 /** Options of {@link createArborServer}. */
 export interface ArborServerOptions {
@@ -27,6 +30,10 @@ export interface ArborServerOptions {
   readonly enableMetrics?: boolean;
   /** Largest accepted request body; larger ones get 413. Default 32 MiB. */
   readonly maxBodyBytes?: number;
+  /** Most engine requests (prompts × n) one HTTP request may create; more get 400. Default 65,536. */
+  readonly maxPromptsPerRequest?: number;
+  /** Most prompt tokens one HTTP request may carry, over all its prompts; more get 400. Default 4,194,304. */
+  readonly maxPromptTokensPerRequest?: number;
   /** A Jinja chat template that replaces the model's (for /v1/chat/completions). */
   readonly chatTemplate?: string;
   /** How long {@link ArborServer.close} lets in-flight requests finish before aborting them. Default 10 s. */
@@ -42,7 +49,9 @@ export interface ArborServer {
   listen(host: string, port: number): Promise<AddressInfo>;
   /**
    * Graceful shutdown: stops accepting connections, lets in-flight requests finish (up to
-   * drainTimeoutMs, then aborts them), closes the engine. Idempotent.
+   * drainTimeoutMs), then aborts what is left — each of those clients gets a 503 or, mid-stream,
+   * an error event and `[DONE]`, saying the server is shutting down — and closes the engine.
+   * Idempotent.
    */
   close(): Promise<void>;
 }
@@ -59,6 +68,10 @@ export function createArborServer(opts: ArborServerOptions): ArborServer {
     servedModelName: opts.servedModelName,
     chatTemplate: opts.chatTemplate,
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    limits: {
+      maxPromptsPerRequest: opts.maxPromptsPerRequest ?? DEFAULT_MAX_PROMPTS_PER_REQUEST,
+      maxPromptTokensPerRequest: opts.maxPromptTokensPerRequest ?? DEFAULT_MAX_PROMPT_TOKENS_PER_REQUEST,
+    },
     apiKeySet: opts.apiKey !== undefined,
     enableMetrics: opts.enableMetrics ?? false,
     serverArgs: opts.serverArgs ?? {},
@@ -101,7 +114,7 @@ export function createArborServer(opts: ArborServerOptions): ArborServer {
     inFlight.add(controller);
     // A client that goes away mid-request cancels its engine requests, freeing their KV slots.
     res.on('close', () => {
-      if (!res.writableFinished) controller.abort();
+      if (!res.writableFinished) controller.abort(new HttpError(499, 'the client closed the connection'));
     });
     try {
       // A keep-alive connection may still send requests while shutdown drains the others.
@@ -129,7 +142,9 @@ export function createArborServer(opts: ArborServerOptions): ArborServer {
         engine: () => readyEngine(slot),
       });
     } catch (err) {
-      respondError(res, err);
+      // Work cut short by shutdown fails in many ways (an AbortError from the tokenizer pool, …):
+      // the client hears why it was cut short.
+      respondError(res, controller.signal.aborted ? controller.signal.reason : err);
     } finally {
       // Cancels whatever engine work the handler left behind (e.g. siblings of a failed batch item).
       controller.abort();
@@ -145,20 +160,26 @@ export function createArborServer(opts: ArborServerOptions): ArborServer {
   async function shutdown(drainTimeoutMs: number): Promise<void> {
     const wasListening = server.listening;
     const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-    if (inFlight.size > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, drainTimeoutMs);
-        onIdle = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-    for (const controller of inFlight) controller.abort();
+    await untilIdle(drainTimeoutMs);
+    const farewell = new HttpError(503, 'the server is shutting down', { Connection: 'close' });
+    for (const controller of inFlight) controller.abort(farewell);
+    await untilIdle(FAREWELL_MS);
     server.closeAllConnections();
     if (wasListening) await stopped;
     await slot.settled;
     await slot.current?.close();
+  }
+
+  /** Resolves once no request is in flight, or after `ms`. */
+  function untilIdle(ms: number): Promise<void> {
+    if (inFlight.size === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      onIdle = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 
   return {

@@ -152,7 +152,7 @@ t.test('errors reach the client as APIError with the field named', async (t) => 
 
 t.test('chatRequestToGenerate: template override, defaults, developer role', async (t) => {
   const template = '{% for m in messages %}[{{ m.role }}]{{ m.content }}{% endfor %}';
-  const parsed = chatRequestToGenerate(
+  const parsed = await chatRequestToGenerate(
     { messages: [{ role: 'developer', content: 'be brief' }, { role: 'user', content: [{ type: 'text', text: 'hi' }, { type: 'text', text: 'there' }] }] },
     tok,
     { contextLength: 256, chatTemplate: template },

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { parseServeArgs, SERVE_HELP, ServeArgsError } from '../../src/cli/serve-args.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../../src/server/server.js';
+import { DEFAULT_MAX_PROMPT_TOKENS_PER_REQUEST, DEFAULT_MAX_PROMPTS_PER_REQUEST } from '../../src/server/request-limits.js';
 
 t.test('defaults: bundled model, 127.0.0.1:30000', async (t) => {
   t.same(parseServeArgs([]), {
@@ -15,6 +16,8 @@ t.test('defaults: bundled model, 127.0.0.1:30000', async (t) => {
     chatTemplate: undefined,
     enableMetrics: false,
     maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
+    maxPromptsPerRequest: DEFAULT_MAX_PROMPTS_PER_REQUEST,
+    maxPromptTokensPerRequest: DEFAULT_MAX_PROMPT_TOKENS_PER_REQUEST,
     serverArgs: { host: '127.0.0.1', port: 30000 },
   });
   t.equal(parseServeArgs(['--help']), 'help');
@@ -27,16 +30,19 @@ t.test('every flag maps to its option', async (t) => {
     '--max-running-requests', '16', '--max-total-tokens', '4096', '--chunked-prefill-size', '256',
     '--schedule-policy', 'fcfs', '--disable-radix-cache', '--context-length', '1024', '--api-key', 'k',
     '--served-model-name', 'mine', '--chat-template', '{{ messages[0].content }}', '--enable-metrics', '--max-body-bytes', '1000',
+    '--max-queued-requests', '50', '--max-prompts-per-request', '10', '--max-prompt-tokens-per-request', '300',
   ]);
   t.same(config, {
     host: '0.0.0.0',
     port: 8080,
-    engine: { model: '/models/x', tp: 2, dtype: 'q8', maxRunningRequests: 16, kvCacheTokens: 4096, chunkedPrefillSize: 256, schedulePolicy: 'fcfs', radixCache: false, contextLength: 1024 },
+    engine: { model: '/models/x', tp: 2, dtype: 'q8', maxRunningRequests: 16, kvCacheTokens: 4096, chunkedPrefillSize: 256, schedulePolicy: 'fcfs', radixCache: false, contextLength: 1024, maxQueuedRequests: 50 },
     servedModelName: 'mine',
     apiKey: 'k',
     chatTemplate: '{{ messages[0].content }}',
     enableMetrics: true,
     maxBodyBytes: 1000,
+    maxPromptsPerRequest: 10,
+    maxPromptTokensPerRequest: 300,
     serverArgs: { host: '0.0.0.0', port: 8080 },
   });
   t.match(parseServeArgs(['--tp', '4']), { engine: { tp: 4 } }, '--tp is --tp-size');

@@ -1,0 +1,30 @@
+import { TokenLimitError } from '../engine/errors.js';
+import type { TokenizeOptions } from '../engine/types.js';
+import { checkPromptLength } from './sampling.js';
+
+/** What tokenizing prompts needs of the engine (`Engine` has it). */
+export interface PromptTokenizer {
+  readonly options: { readonly contextLength: number };
+  tokenize(texts: readonly string[], addSpecialTokens?: boolean, options?: TokenizeOptions): Promise<number[][]>;
+}
+
+/**
+ * Tokenizes a request's text prompts with the engine's tokenizer pool — off the event loop for a
+ * big batch or a long text, stopped when `signal` aborts — and refuses one that cannot fit in the
+ * context (RequestError naming `name(i)`) before its ids are copied out of the worker's result.
+ */
+export async function tokenizePrompts(
+  engine: PromptTokenizer,
+  texts: readonly string[],
+  name: (index: number) => string,
+  signal: AbortSignal | undefined,
+  addSpecialTokens = true,
+): Promise<number[][]> {
+  const contextLength = engine.options.contextLength;
+  try {
+    return await engine.tokenize(texts, addSpecialTokens, { maxTokens: contextLength - 1, ...(signal ? { signal } : {}) });
+  } catch (err) {
+    if (err instanceof TokenLimitError) checkPromptLength({ length: err.tokens }, name(err.index), contextLength);
+    throw err;
+  }
+}
