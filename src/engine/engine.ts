@@ -25,7 +25,7 @@ import { idArray, POOL_CHARS, TokenizerPool, type TokenIds } from '../tokenizer/
 import { AbortFanout } from './abort-fanout.js';
 import { SubmitBatcher } from './submit-batcher.js';
 import { Activity } from './activity.js';
-import { loopSlicer } from './time-slicer.js';
+import { loopSlicer, mapSliced } from './time-slicer.js';
 import { loadModelConfig } from '../model/config.js';
 import { SlotAllocator, RadixTree } from '../kvcache/index.js';
 import type { RadixTreeStats } from '../kvcache/index.js';
@@ -241,7 +241,8 @@ export class Engine extends EventEmitter<EngineEvents> {
       const over = ids.findIndex((x) => x.length > limit);
       if (over >= 0) throw new TokenLimitError(over, ids[over]!.length, limit);
     }
-    return ids.map(idArray);
+    // Copied a slice at a time: a batch of 200,000 prompts is 200,000 arrays.
+    return mapSliced(ids, idArray);
   }
 
   /**

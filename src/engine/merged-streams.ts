@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { GenerateRequest, StreamChunk } from './types.js';
+import { startSliced } from './time-slicer.js';
 
 /** A stream chunk tagged with the request it belongs to and the seconds since the streams opened. */
 export interface TaggedChunk {
@@ -26,8 +27,13 @@ export async function openMergedStreams(
   onChunk?: (tagged: TaggedChunk) => void,
 ): Promise<AsyncGenerator<TaggedChunk>> {
   const start = performance.now();
-  const iterators = reqs.map((req) => source.stream(req)[Symbol.asyncIterator]());
-  const firsts = await Promise.allSettled(iterators.map((it) => it.next()));
+  const iterators: AsyncIterator<StreamChunk>[] = [];
+  const opened = await startSliced(reqs, (req) => {
+    const it = source.stream(req)[Symbol.asyncIterator]();
+    iterators.push(it);
+    return it.next();
+  });
+  const firsts = await Promise.allSettled(opened);
   const failed = firsts.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {
     await Promise.allSettled(iterators.map((it) => it.return?.(undefined)));

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { EngineStats } from '../engine/types.js';
 import { openStreams, timedGenerate } from './engine-calls.js';
-import { loopSlicer } from '../engine/time-slicer.js';
+import { loopSlicer, mapSliced, startSliced } from '../engine/time-slicer.js';
 import type { JsonObject } from '../openai/json-fields.js';
 import { HttpError, sendError, sendJson, sendText, SseWriter } from './http-io.js';
 import { sendJsonSliced } from './json-writer.js';
 import { parseGenerateBody, type PromptEncoder } from './native-request.js';
-import { NativeOutput, type NativeResponse } from './native-response.js';
+import { NativeOutput } from './native-response.js';
 import { checkPromptCount, checkPromptTokens, checkQueueRoom } from './request-limits.js';
 import { tokenizePrompts } from '../openai/prompt-tokens.js';
 import { errorEvent, errorMessage } from './respond.js';
@@ -95,21 +95,19 @@ export async function generate(ctx: RouteContext): Promise<void> {
   const input = inputField(body);
   const encoder = await textEncoder(ctx, engine, body);
   const parsed = await parseGenerateBody(body, encoder, limits, () => randomUUID().replaceAll('-', ''));
-  const reqs = parsed.items.map((item) => ({ ...item.request, signal: ctx.signal }));
+  const reqs = await mapSliced(parsed.items, (item) => ({ ...item.request, signal: ctx.signal }));
   checkPromptCount(reqs.length, input, ctx.settings.limits);
   checkPromptTokens(reqs, input, ctx.settings.limits);
   checkQueueRoom(engine, reqs.length);
-  const outputs = parsed.items.map((item) => new NativeOutput(item, parsed.logprob, engine.tokenizer));
+  const outputs = await mapSliced(parsed.items, (item) => new NativeOutput(item, parsed.logprob, engine.tokenizer));
 
   if (!parsed.stream) {
-    const done = await Promise.all(reqs.map((req) => timedGenerate(engine, req, ctx.metrics)));
+    const done = await Promise.all(await startSliced(reqs, (req) => timedGenerate(engine, req, ctx.metrics)));
     ctx.signal.throwIfAborted();
-    const bodies: NativeResponse[] = [];
-    for (const [i, { result, e2e }] of done.entries()) {
-      await loopSlicer.turn();
+    const bodies = await mapSliced(done, ({ result, e2e }, i) => {
       outputs[i]!.add(result);
-      bodies.push(outputs[i]!.toJSON(e2e));
-    }
+      return outputs[i]!.toJSON(e2e);
+    });
     await sendJsonSliced(ctx.res, 200, parsed.batch ? bodies : bodies[0]);
     return;
   }

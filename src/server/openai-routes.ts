@@ -4,7 +4,7 @@ import { completionRequestToGenerate, toCompletion, toCompletionChunk, toComplet
 import { newResponseContext } from '../openai/response-context.js';
 import { fanOut } from '../openai/sampling.js';
 import type { Model } from '../openai/types.js';
-import { loopSlicer } from '../engine/time-slicer.js';
+import { loopSlicer, mapSliced, startSliced } from '../engine/time-slicer.js';
 import { openStreams, timedGenerate, type TaggedChunk } from './engine-calls.js';
 import { sendJson, SseWriter } from './http-io.js';
 import { sendJsonSliced } from './json-writer.js';
@@ -29,7 +29,7 @@ export async function completions(ctx: RouteContext): Promise<void> {
   });
   checkPromptCount(parsed.requests.length * parsed.n, 'prompt', ctx.settings.limits);
   const prompts = await withTokenIds(ctx, engine, parsed.requests);
-  const reqs = prompts.flatMap((req) => fanOut({ ...req, signal: ctx.signal }, parsed.n));
+  const reqs = (await mapSliced(prompts, (req) => fanOut({ ...req, signal: ctx.signal }, parsed.n))).flat();
   checkPromptTokens(reqs, 'prompt', ctx.settings.limits);
   checkQueueRoom(engine, reqs.length);
   const rc = newResponseContext('cmpl', ctx.settings.servedModelName, engine.tokenizer);
@@ -82,7 +82,7 @@ export async function chatCompletions(ctx: RouteContext): Promise<void> {
 }
 
 async function runAll(ctx: RouteContext, engine: ServedEngine, reqs: GenerateRequest[]) {
-  const results = await Promise.all(reqs.map(async (req) => (await timedGenerate(engine, req, ctx.metrics)).result));
+  const results = await Promise.all(await startSliced(reqs, async (req) => (await timedGenerate(engine, req, ctx.metrics)).result));
   ctx.signal.throwIfAborted();
   return results;
 }
@@ -93,12 +93,13 @@ async function runAll(ctx: RouteContext, engine: ServedEngine, reqs: GenerateReq
  * tokens can be counted before anything runs.
  */
 async function withTokenIds(ctx: RouteContext, engine: ServedEngine, requests: readonly GenerateRequest[]): Promise<GenerateRequest[]> {
-  const texts = requests.flatMap((r) => (r.prompt === undefined ? [] : [r.prompt]));
-  const where = requests.flatMap((r, i) => (r.prompt === undefined ? [] : [i]));
+  const texts: string[] = [];
+  const where: number[] = [];
+  requests.forEach((r, i) => r.prompt !== undefined && (texts.push(r.prompt), where.push(i)));
   const single = requests.length === 1;
   const encoded = await tokenizePrompts(engine, texts, (k) => (single ? 'prompt' : `prompt[${where[k]}]`), ctx.signal);
   let k = 0;
-  return requests.map(({ prompt, ...rest }) => (prompt === undefined ? rest : { ...rest, inputIds: encoded[k++]! }));
+  return mapSliced(requests, ({ prompt, ...rest }) => (prompt === undefined ? rest : { ...rest, inputIds: encoded[k++]! }));
 }
 
 /** How one OpenAI route renders its stream. */

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { EventLoopWatch, type LoopFigures } from './event-loop-watch.js';
 
 /** What a {@link HealthProbe} saw: how many /health answers, the slowest one, and the failures. */
 export interface HealthFigures {
@@ -58,15 +59,19 @@ export class HealthProbe {
   }
 }
 
-/** Runs `work` while probing /health; returns its result with the probe's figures. */
-export async function whileProbing<T>(url: string, work: () => Promise<T>): Promise<{ result: T; health: HealthFigures }> {
+/** Runs `work` while probing /health and watching this thread's event loop; returns its result with both figures. */
+export async function whileProbing<T>(url: string, work: () => Promise<T>): Promise<{ result: T; health: HealthFigures; loop: LoopFigures }> {
   const probe = new HealthProbe(url);
+  const watch = new EventLoopWatch();
   let health: HealthFigures | undefined;
   try {
     const result = await work();
     health = await probe.stop();
-    return { result, health };
+    return { result, health, loop: watch.stop() };
   } finally {
-    if (!health) await probe.stop();
+    if (!health) {
+      watch.stop();
+      await probe.stop();
+    }
   }
 }
