@@ -4,7 +4,7 @@ import * as Comlink from 'comlink';
 import { EventEmitter } from 'eventemitter3';
 import { ActorDiedError, ActorHandle } from '../actors/actor-handle.js';
 import { Counter } from '../actors/protocol.js';
-import type { ResolvedEngineConfig, SchedulerActorApi, SchedulerMessage, SchedulerSharedState } from '../actors/protocol.js';
+import type { RequestEvent, ResolvedEngineConfig, SchedulerActorApi, SchedulerMessage, SchedulerSharedState } from '../actors/protocol.js';
 import { RequestStream } from './request-stream.js';
 import { validateRequest } from './request-validation.js';
 import { resolveEngineOptions, resolveModelPath } from './options.js';
@@ -49,6 +49,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly allocator: SlotAllocator;
   private readonly treeStats: RadixTreeStats;
   private failure: string | null = null;
+  /** Event batches from the scheduler not yet handed to their streams, oldest first. */
+  private readonly inbox: RequestEvent[][] = [];
   /** Set by the first close(); every later call returns it. */
   private closing: Promise<void> | null = null;
   /** OpenAI-shaped chat completions in process: `engine.chat.completions.create({ messages, stream })`. */
@@ -110,13 +112,28 @@ export class Engine extends EventEmitter<EngineEvents> {
   private onMessage(m: SchedulerMessage): void {
     if (m.type === 'progress') this.emit('progress', { phase: m.phase, done: m.done, total: m.total });
     else if (m.type === 'fatal') this.fail(m.message);
-    else
-      for (const ev of m.events) {
+    else {
+      this.inbox.push(m.events);
+      if (this.inbox.length === 1) void this.deliver();
+    }
+  }
+
+  /**
+   * Hands the scheduler's events to their streams, a slice at a time: while this thread was busy,
+   * dozens of step messages may have queued up, and thousands of requests finishing in one go
+   * (each resuming its caller) held up the event loop.
+   */
+  private async deliver(): Promise<void> {
+    while (this.inbox.length > 0) {
+      for (const ev of this.inbox[0]!) {
+        await loopSlicer.turn();
         const s = this.streams.get(ev.id);
         if (!s) continue;
         s.push(ev);
         if (s.finished) this.streams.delete(ev.id);
       }
+      this.inbox.shift();
+    }
   }
 
   private fail(message: string): void {

@@ -49,7 +49,7 @@ export class EngineBackend implements LangBackend {
       if (chunk.logprobs) output.push(...chunk.logprobs);
       last = chunk;
     }
-    // The engine ends an aborted request with finishReason 'abort'; a program's run fails instead.
+    // The engine ends an aborted request with finishReason 'abort'; a program stops instead.
     call.signal?.throwIfAborted();
     const usage = last!.usage!;
     const wantsOutput = o.logprobs === true || (o.topLogprobs ?? 0) > 0;
@@ -93,6 +93,7 @@ export class EngineBackend implements LangBackend {
         this.engine.generate({ inputIds: tokens.map((t) => t.token), maxTokens: 0, temperature: 0, promptLogprobsFrom: 0, ...withSignal }),
       ),
     );
+    signal?.throwIfAborted();
     return scored.map((tokens, i) => ({ tokens, unconditional: alone[i]!.promptLogprobs!.map((p) => this.entry(p)) }));
   }
 
