@@ -102,3 +102,21 @@ for (const stream of [false, true]) {
     t.ok(generated < (BATCH * 64) / 10, `${generated} of ${BATCH * 64} tokens generated; idle ${stopMs.toFixed(0)} ms after the client left`);
   });
 }
+
+t.test('a client that leaves while its prompts are being tokenized: nothing is submitted', async (t) => {
+  const before = engine.stats().promptTokensTotal;
+  const controller = new AbortController();
+  // About 2 MB of text: the pool takes a while over it.
+  const text = Array.from({ length: BATCH }, (_, i) => `prompt ${i}: ${'lorem ipsum dolor sit amet '.repeat(8)}`);
+  const pending = fetch(`${url}/generate`, { method: 'POST', body: JSON.stringify({ text, sampling_params: greedy(4) }), signal: controller.signal }).catch(
+    (err: Error) => err,
+  );
+  await new Promise((r) => setTimeout(r, 150));
+  controller.abort();
+  t.type(await pending, Error);
+  await new Promise((r) => setTimeout(r, 1500));
+  t.equal(engine.stats().promptTokensTotal, before, 'no prompt reached the scheduler');
+  t.ok(await kvIdle(engine));
+  const again = await postJson(`${url}/generate`, { text: text.slice(0, 300), sampling_params: greedy(1) });
+  t.equal(again.status, 200, 'the tokenizer pool still serves');
+});
