@@ -14,6 +14,7 @@ const FLAG_OF: ReadonlyMap<string, string> = new Map([
   ['dtype', '--dtype'],
   ['kvCacheTokens', '--max-total-tokens'],
   ['maxRunningRequests', '--max-running-requests'],
+  ['maxQueuedRequests', '--max-queued-requests'],
   ['chunkedPrefillSize', '--chunked-prefill-size'],
   ['schedulePolicy', '--schedule-policy'],
   ['radixCache', '--disable-radix-cache'],

@@ -49,7 +49,7 @@ t.test('a full queue: 503 naming --max-queued-requests (SGLang answers a full qu
   occupying.push(...occupy(20, 8));
   while (engine.stats().queued < 8) await new Promise((r) => setTimeout(r, 5));
   await t.rejects(engine.generate({ inputIds: [1, 2], maxTokens: 1 }), { name: 'QueueFullError', limit: 8, message: /maxQueuedRequests: 8/ });
-  const res = await fetch(`${url}/generate`, { method: 'POST', body: JSON.stringify({ text: 'one more' }) });
+  const res = await fetch(`${url}/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'one more' }) });
   t.equal(res.status, 503);
   t.equal(res.headers.get('retry-after'), '1');
   t.match(await res.json(), { error: { message: /request queue is full.*--max-queued-requests/ } });

@@ -6,7 +6,7 @@ t.test('shutdown past the drain period tells every in-flight client why it was c
   const { url, engine, arbor } = await startTestServer({ drainTimeoutMs: 200 });
   const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'none', maxRetries: 0 });
   const long = { max_new_tokens: 240, temperature: 0, ignore_eos: true };
-  const post = (path: string, body: object) => fetch(`${url}${path}`, { method: 'POST', body: JSON.stringify(body) });
+  const post = (path: string, body: object) => fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
   const nativeStream = await post('/generate', { text: 'stream me', stream: true, sampling_params: long });
   const nativeEvents = sseData(nativeStream).catch((err: Error) => [err.message]);

@@ -14,7 +14,7 @@ t.test('500 concurrent streaming requests each give exactly the tokens of their 
   const streamed = await Promise.all(
     prompts.map(async (input_ids) => {
       const body = { input_ids, stream: true, return_logprob: true, sampling_params: { max_new_tokens: 6, temperature: 0 } };
-      const events = await sseData(await fetch(`${url}/generate`, { method: 'POST', body: JSON.stringify(body) }));
+      const events = await sseData(await fetch(`${url}/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }));
       const last = events.at(-2) as { meta_info: { output_token_logprobs: Triple[] } };
       return events.at(-1) === '[DONE]' ? last.meta_info.output_token_logprobs.map(([, id]) => id) : null;
     }),
@@ -32,7 +32,7 @@ t.test('an abort storm of 200 clients leaves no slot held', async (t) => {
   const storm = Array.from({ length: N }, async (_, i) => {
     const controller = new AbortController();
     const body = { input_ids: tokenIds(i, 8), stream: i % 2 === 0, sampling_params: { max_new_tokens: 200, ignore_eos: true } };
-    const res = fetch(`${url}/generate`, { method: 'POST', body: JSON.stringify(body), signal: controller.signal });
+    const res = fetch(`${url}/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: controller.signal });
     res.catch(() => undefined);
     // Each client leaves at its own point: at once, after a while (a plain request's answer only
     // comes at the end), or after a few streamed chunks.
@@ -50,7 +50,7 @@ t.test('an abort storm of 200 clients leaves no slot held', async (t) => {
   const after = engine.stats();
   t.equal(after.slotsUsed, before.slotsUsed, `${N} clients aborted; slots used ${after.slotsUsed} (baseline ${before.slotsUsed}, leaked ${after.slotsUsed - before.slotsUsed})`);
   t.ok(after.generatedTokensTotal - before.generatedTokensTotal < N * 200, `${after.generatedTokensTotal - before.generatedTokensTotal} of ${N * 200} tokens generated`);
-  const ok = await fetch(`${url}/generate`, { method: 'POST', body: JSON.stringify({ input_ids: [1, 2, 3], sampling_params: { max_new_tokens: 3 } }) });
+  const ok = await fetch(`${url}/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input_ids: [1, 2, 3], sampling_params: { max_new_tokens: 3 } }) });
   t.equal(ok.status, 200, 'the server still serves');
 });
 
@@ -61,15 +61,16 @@ t.test('a shard worker killed mid-batch fails the batch clearly and the server r
   const start = performance.now();
   const batch = fetch(`${url}/generate`, {
     method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ input_ids: Array.from({ length: 20 }, (_, i) => tokenIds(i, 6)), sampling_params: { max_new_tokens: 200, ignore_eos: true } }),
   });
   const streams = Array.from({ length: 10 }, (_, i) =>
-    fetch(`${url}/generate`, { method: 'POST', body: JSON.stringify({ input_ids: tokenIds(50 + i, 6), stream: true, sampling_params: { max_new_tokens: 200, ignore_eos: true } }) }).then(
+    fetch(`${url}/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input_ids: tokenIds(50 + i, 6), stream: true, sampling_params: { max_new_tokens: 200, ignore_eos: true } }) }).then(
       async (res) => (res.status === 200 ? sseData(res) : [await res.json(), `status ${res.status}`]),
     ),
   );
   while (engine.stats().running < 20) await new Promise((r) => setTimeout(r, 5));
-  const crash = fetch(`${url}/generate`, { method: 'POST', body: JSON.stringify({ input_ids: [CRASH, 1, 2] }) });
+  const crash = fetch(`${url}/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input_ids: [CRASH, 1, 2] }) });
   const crashed = await crash;
   t.equal(crashed.status, 503, 'the request in the crashing step: 503');
   t.match(await crashed.json(), { error: { message: /shard \d exited/ } });
@@ -85,7 +86,7 @@ t.test('a shard worker killed mid-batch fails the batch clearly and the server r
   t.match(engine.stats(), { healthy: false, error: /shard \d exited/ });
   t.equal((await fetch(`${url}/health_generate`)).status, 503, '/health_generate: 503');
   t.equal((await fetch(`${url}/health`)).status, 503, '/health: 503');
-  const later = await fetch(`${url}/generate`, { method: 'POST', body: JSON.stringify({ input_ids: [1, 2] }) });
+  const later = await fetch(`${url}/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input_ids: [1, 2] }) });
   t.equal(later.status, 503, 'later requests: 503');
   t.match(await later.json(), { error: { message: /engine failed/ } });
 });
