@@ -15,6 +15,7 @@
  *   q = min(15, trunc(x / d + 8.5)) and the value is (q - 8) · d.
  */
 import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
+import { float16Bits } from '../../src/shards/graph/float16.js';
 
 /** GGUF metadata value types. */
 export const GgufValueType = {
@@ -241,36 +242,6 @@ function writeAll(fd: number, data: Uint8Array): number {
 
 // --- float16 -------------------------------------------------------------------------------
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** IEEE-754 binary16 bits of `v`, rounded to nearest even (as numpy / ggml's FP32_TO_FP16). */
-export function toHalfBits(v: number): number {
-  f32[0] = v;
-  const x = u32[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // inf / nan
-  let e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00; // overflow → inf
-  if (e <= 0) {
-    // subnormal half (or zero)
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const halfway = 1 << (shift - 1);
-    if (rem > halfway || (rem === halfway && (half & 1))) half++;
-    return sign | half;
-  }
-  let half = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (half & 1))) half++; // may carry into the exponent: still correct
-  return sign | half;
-}
-
 /** The float value of binary16 bits. */
 export function fromHalfBits(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
@@ -296,7 +267,7 @@ export function quantizeQ8_0(x: Float32Array): Uint8Array {
     const d = Math.fround(amax / 127);
     const id = d !== 0 ? Math.fround(1 / d) : 0;
     const dst = b * (2 + QK);
-    view.setUint16(dst, toHalfBits(d), true);
+    view.setUint16(dst, float16Bits(d), true);
     for (let j = 0; j < QK; j++) {
       // roundf: halves away from zero
       const v = Math.fround(x[src + j]! * id);
@@ -327,7 +298,7 @@ export function quantizeQ4_0(x: Float32Array): Uint8Array {
     const d = Math.fround(max / -8);
     const id = d !== 0 ? Math.fround(1 / d) : 0;
     const dst = b * (2 + QK / 2);
-    view.setUint16(dst, toHalfBits(d), true);
+    view.setUint16(dst, float16Bits(d), true);
     for (let j = 0; j < QK / 2; j++) {
       const x0 = Math.fround(x[src + j]! * id);
       const x1 = Math.fround(x[src + QK / 2 + j]! * id);
@@ -365,7 +336,7 @@ export function encodeTensor(type: GgmlTypeName, x: Float32Array): Uint8Array {
       return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
     case 'F16': {
       const h = new Uint16Array(x.length);
-      for (let i = 0; i < x.length; i++) h[i] = toHalfBits(x[i]!);
+      for (let i = 0; i < x.length; i++) h[i] = float16Bits(x[i]!);
       return new Uint8Array(h.buffer);
     }
     case 'Q8_0':

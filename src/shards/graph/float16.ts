@@ -41,16 +41,3 @@ export function toFloat16(values: ArrayLike<number>): Uint16Array {
   for (let i = 0; i < values.length; i++) out[i] = float16Bits(values[i]!);
   return out;
 }
-
-/** IEEE half-precision bits back to float32 values. */
-export function fromFloat16(bits: Uint16Array): Float32Array {
-  const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) {
-    const h = bits[i]!;
-    const sign = h & 0x8000 ? -1 : 1;
-    const e = (h >>> 10) & 0x1f;
-    const m = h & 0x3ff;
-    out[i] = e === 0 ? sign * m * 2 ** -24 : e === 0x1f ? (m ? NaN : sign * Infinity) : sign * (1 + m / 1024) * 2 ** (e - 15);
-  }
-  return out;
-}
